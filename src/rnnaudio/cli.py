@@ -1,0 +1,124 @@
+"""The ``rnnaudio`` command: ``rnnaudio <command> [key=value ...] [hydra flags]``.
+
+Each command is a Hydra app over ``conf/``, so overrides, ``--cfg job``, ``--help`` and
+``-m`` behave as in any Hydra program. Before Hydra starts, the overrides are composed and
+validated once, so a bad value stops with one line and exit code 2 before any work.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from rnnaudio.compose import CONF_DIR, compose_config
+from rnnaudio.config import Config, ConfigError, register_configs, to_config
+
+USAGE = """\
+usage: rnnaudio <command> [key=value ...] [--cfg job] [--help] [-m]
+
+commands:
+  train        cross-validate one config; runs land in MLflow (tracking.uri)
+  data synth   generate the embedded synth_commands corpus at dataset.root
+
+examples:
+  rnnaudio train model=gru model.hidden_size=96 cv.folds=5 trainer.max_epochs=20
+  rnnaudio train -m model=rnn,lstm,gru model.hidden_size=32,64
+  rnnaudio train --cfg job"""
+
+# Flags that hand control to Hydra itself (help, printing, multirun) rather than run one job.
+HYDRA_FLAGS = {
+    "-h", "--help", "--hydra-help", "-c", "--cfg", "-m", "--multirun", "-i", "--info",
+    "-p", "--package", "--resolve", "-sc", "--shell-completion",
+}
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit code 2: the convention for bad input."""
+    print(f"rnnaudio: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def validated(cfg: DictConfig) -> Config:
+    try:
+        config = to_config(cfg)
+        config.dataset.check_root()
+    except ConfigError as error:
+        fail(str(error))
+    return config
+
+
+def _output_dir() -> Path:
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+# Jobs import torch, Lightning and MLflow only when they run: `--help` stays instant.
+
+
+def train_job(cfg: DictConfig) -> None:
+    from rnnaudio.report.console import print_train_result
+    from rnnaudio.training.run import train
+
+    config = validated(cfg)
+    print_train_result(train(config, _output_dir()))
+
+
+def synth_job(cfg: DictConfig) -> None:
+    from rnnaudio.data.synth import build_synth_commands
+
+    config = validated(cfg)
+    root = build_synth_commands(Path(config.dataset.root), config.dataset.synth)
+    print(f"synth_commands written to {root}")
+
+
+JOBS: dict[str, Callable[[DictConfig], None]] = {"train": train_job, "data synth": synth_job}
+
+
+def _split_command(args: list[str]) -> tuple[str, list[str]]:
+    if args[0] == "data":
+        action = args[1] if len(args) > 1 else ""
+        if f"data {action}" not in JOBS:
+            fail(f"data action {action!r} is not one of: synth")
+        return f"data {action}", args[2:]
+    if args[0] not in JOBS:
+        fail(f"command {args[0]!r} is not one of: train, data")
+    return args[0], args[1:]
+
+
+def _preflight(overrides: list[str]) -> None:
+    """Compose and validate exactly what Hydra is about to run, before it creates anything."""
+    if any(arg.split("=")[0] in HYDRA_FLAGS for arg in overrides):
+        return  # Hydra prints or sweeps; every multirun job is validated when it starts
+    try:
+        compose_config(overrides).dataset.check_root()
+    except ConfigError as error:
+        fail(str(error))
+
+
+def _quiet_lightning() -> None:
+    # "GPU available: False, used: False" and friends, once per fold, drown the table.
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return
+    command, overrides = _split_command(args)
+    _preflight(overrides)
+    register_configs()
+    _quiet_lightning()
+    sys.argv = [f"rnnaudio {command}", *overrides]
+    app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+    app(JOBS[command])()
+
+
+if __name__ == "__main__":
+    main()

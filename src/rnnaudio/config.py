@@ -1,0 +1,224 @@
+"""Structured configs: one dataclass per Hydra group, the single source of defaults.
+
+YAML under ``conf/`` only selects and overrides; types come from these dataclasses
+(OmegaConf rejects ``model.hidden_size=abc``) and value checks from ``__post_init__``
+(which runs when :func:`to_config` turns the composed tree into objects). Every
+message names the field, the value given and what would be valid, in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot run; the message is one line for the user."""
+
+
+def _check_choice(group: str, name: str, value: Any, choices: Iterable[str]) -> None:
+    choices = list(choices)
+    if value not in choices:
+        raise ConfigError(f"{group}.{name}={value!r} is not one of: {', '.join(choices)}")
+
+
+def _check_range(
+    group: str, name: str, value: float, low: float | None = None, high: float | None = None
+) -> None:
+    limits = [f">= {low}" if low is not None else "", f"<= {high}" if high is not None else ""]
+    if (low is not None and value < low) or (high is not None and value > high):
+        valid = " and ".join(limit for limit in limits if limit)
+        raise ConfigError(f"{group}.{name}={value!r} is out of range; valid values are {valid}")
+
+
+@dataclass
+class SynthConfig:
+    """How the embedded ``synth_commands`` corpus is generated (see ``rnnaudio.data.synth``)."""
+
+    speakers: int = 48
+    repeats: int = 1
+    noise_seconds: float = 30.0
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        _check_range("dataset.synth", "speakers", self.speakers, 2)
+        _check_range("dataset.synth", "repeats", self.repeats, 1)
+        _check_range("dataset.synth", "noise_seconds", self.noise_seconds, 1.0)
+        _check_range("dataset.synth", "workers", self.workers, 1)
+
+
+@dataclass
+class DatasetConfig:
+    """A corpus on disk and the classification task read from it."""
+
+    CORPORA: ClassVar[tuple[str, ...]] = ("synth_commands", "speech_commands")
+    TASKS: ClassVar[tuple[str, ...]] = ("12class", "all_words")
+
+    name: str = "synth_commands"
+    root: str = MISSING  # each corpus YAML sets it; speech_commands needs the user to
+    task: str = "12class"
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    silence_fraction: float = 0.1
+    unknown_fraction: float = 0.1
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", "name", self.name, self.CORPORA)
+        if not self.root:
+            raise ConfigError(f"dataset.root='' is empty; give the {self.name} corpus folder")
+        _check_choice("dataset", "task", self.task, self.TASKS)
+        _check_range("dataset", "sample_rate", self.sample_rate, 1000)
+        _check_range("dataset", "clip_seconds", self.clip_seconds, 0.05)
+        _check_range("dataset", "silence_fraction", self.silence_fraction, 0.0, 1.0)
+        _check_range("dataset", "unknown_fraction", self.unknown_fraction, 0.0, 1.0)
+
+    def check_root(self) -> None:
+        """Fails fast, before any work, on a corpus root that does not exist.
+
+        The embedded corpus is exempt: it is generated there on first use.
+        """
+        if self.name != "synth_commands" and not Path(self.root).is_dir():
+            raise ConfigError(
+                f"dataset.root={self.root!r} is not a directory; give the unpacked {self.name} "
+                "folder (<word>/<speaker>_nohash_<n>.wav, validation_list.txt, testing_list.txt)"
+            )
+
+
+@dataclass
+class FeatureConfig:
+    """Frame-level features computed by torchaudio transforms, shape ``(time, n_features)``."""
+
+    KINDS: ClassVar[tuple[str, ...]] = ("mfcc", "logmel")
+
+    kind: str = "mfcc"
+    n_mfcc: int = 40
+    n_mels: int = 40
+    win_ms: float = 30.0
+    hop_ms: float = 10.0
+    f_min: float = 20.0
+    f_max: float | None = None
+    cache_dir: str = "data/cache"
+
+    def __post_init__(self) -> None:
+        _check_choice("features", "kind", self.kind, self.KINDS)
+        _check_range("features", "n_mels", self.n_mels, 1)
+        _check_range("features", "n_mfcc", self.n_mfcc, 1, self.n_mels)
+        _check_range("features", "win_ms", self.win_ms, 1.0)
+        _check_range("features", "hop_ms", self.hop_ms, 1.0, self.win_ms)
+        _check_range("features", "f_min", self.f_min, 0.0)
+
+    @property
+    def n_features(self) -> int:
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+
+@dataclass
+class ModelConfig:
+    """Recurrent encoder, pooling over time, linear head."""
+
+    CELLS: ClassVar[tuple[str, ...]] = ("rnn", "lstm", "gru")
+    POOLINGS: ClassVar[tuple[str, ...]] = ("last", "mean")
+
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.1
+    pooling: str = "last"
+
+    def __post_init__(self) -> None:
+        _check_choice("model", "cell", self.cell, self.CELLS)
+        _check_range("model", "hidden_size", self.hidden_size, 1)
+        _check_range("model", "num_layers", self.num_layers, 1)
+        _check_range("model", "dropout", self.dropout, 0.0, 0.95)
+        _check_choice("model", "pooling", self.pooling, self.POOLINGS)
+
+
+@dataclass
+class TrainerConfig:
+    """Optimisation and the Lightning ``Trainer``: where, how long, how precisely."""
+
+    ACCELERATORS: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "auto")
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("32-true", "bf16-mixed", "16-mixed")
+
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32-true"
+    max_epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    gradient_clip_val: float = 1.0
+    early_stopping_patience: int = 5
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check_choice("trainer", "accelerator", self.accelerator, self.ACCELERATORS)
+        _check_choice("trainer", "precision", self.precision, self.PRECISIONS)
+        _check_range("trainer", "devices", self.devices, 1)
+        _check_range("trainer", "max_epochs", self.max_epochs, 1)
+        _check_range("trainer", "batch_size", self.batch_size, 1)
+        _check_range("trainer", "lr", self.lr, 0.0)
+        _check_range("trainer", "weight_decay", self.weight_decay, 0.0)
+        _check_range("trainer", "gradient_clip_val", self.gradient_clip_val, 0.0)
+        _check_range("trainer", "early_stopping_patience", self.early_stopping_patience, 1)
+
+
+@dataclass
+class CVConfig:
+    """k-fold cross-validation over train+validation, stratified by label, disjoint by speaker."""
+
+    folds: int = 5
+
+    def __post_init__(self) -> None:
+        _check_range("cv", "folds", self.folds, 2)
+
+
+@dataclass
+class TrackingConfig:
+    """Where runs are recorded. ``uri`` is any MLflow tracking URI (SQLite file or server)."""
+
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "rnnaudio"
+    artifact_root: str = "mlartifacts"
+    run_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.experiment:
+            raise ConfigError("tracking.experiment='' is empty; give an experiment name")
+
+
+@dataclass
+class Config:
+    """The whole composed configuration of one ``rnnaudio`` job."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    seed: int = 0
+
+
+def register_configs() -> None:
+    """Register the schema so ``conf/config.yaml`` can name it in its defaults list."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """Turn a composed tree into validated dataclasses; raises :class:`ConfigError`."""
+    tree = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
+    missing = sorted(OmegaConf.missing_keys(tree))
+    if missing:
+        # to_object would silently fall back to the dataclass default for a '???' field.
+        raise ConfigError(f"{missing[0]} is required; give {missing[0]}=<value>")
+    config = OmegaConf.to_object(tree)
+    assert isinstance(config, Config)
+    return config

@@ -1,0 +1,104 @@
+"""MLflow runs through an explicit client: experiments, nested runs, params, artifacts.
+
+Every run is opened as a context so that it always ends: FINISHED on success, FAILED on an
+exception, KILLED on Ctrl-C. A run left RUNNING forever is a lie in the UI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import yaml
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+from rnnaudio.config import TrackingConfig
+
+# MLflow's batch endpoint takes at most this many params per call.
+PARAMS_PER_BATCH = 100
+
+
+def is_local_store(uri: str) -> bool:
+    """True for a database file this process writes itself (no server in between)."""
+    return uri.startswith("sqlite:")
+
+
+class RunTracker:
+    """Opens runs in one experiment of one tracking store."""
+
+    def __init__(self, cfg: TrackingConfig) -> None:
+        self.uri = cfg.uri
+        self.client = MlflowClient(tracking_uri=cfg.uri)
+        self.experiment_id = self._experiment(cfg)
+
+    def _experiment(self, cfg: TrackingConfig) -> str:
+        existing = self.client.get_experiment_by_name(cfg.experiment)
+        if existing is not None:
+            return existing.experiment_id
+        # With a local store, artifacts go beside it rather than into a server's default.
+        location = Path(cfg.artifact_root).resolve().as_uri() if is_local_store(cfg.uri) else None
+        return self.client.create_experiment(cfg.experiment, artifact_location=location)
+
+    @contextmanager
+    def run(
+        self, name: str, parent_id: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> Iterator[str]:
+        """A run (a child of ``parent_id`` when given) that ends with the right status."""
+        all_tags = {MLFLOW_RUN_NAME: name, **(tags or {})}
+        if parent_id is not None:
+            all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except KeyboardInterrupt:
+            self.client.set_terminated(run_id, "KILLED")
+            raise
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED")
+            raise
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        items = [Param(key, str(value)) for key, value in params.items()]
+        for start in range(0, len(items), PARAMS_PER_BATCH):
+            self.client.log_batch(run_id, params=items[start : start + PARAMS_PER_BATCH])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        timestamp = _now_ms()
+        items = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
+        self.client.log_batch(run_id, metrics=items)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_yaml(self, run_id: str, tree: Mapping[str, Any], artifact_file: str) -> None:
+        text = yaml.safe_dump(dict(tree), sort_keys=False)
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Figure, artifact_file: str) -> None:
+        self.client.log_figure(run_id, figure, artifact_file)
+        plt.close(figure)  # pyplot keeps every open figure alive otherwise
+
+    def log_file(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_dir)
+
+    def ui_command(self) -> str:
+        """The command that shows these runs."""
+        if is_local_store(self.uri):
+            return f"mlflow ui --backend-store-uri {self.uri}"
+        return f"open {self.uri} in a browser"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,54 @@
+"""Figures of one fit: the confusion matrix and the learning curves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures go to files; no display is assumed anywhere
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def confusion_figure(confusion: torch.Tensor, classes: list[str], title: str) -> Figure:
+    """Counts ``(true, predicted)`` as a heat map with the count in every cell."""
+    size = max(4.0, 0.5 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(confusion.numpy(), cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=90)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    threshold = confusion.max().item() / 2
+    for (row, col), count in _cells(confusion):
+        ax.text(col, row, count, ha="center", va="center", fontsize=7,
+                color="white" if count > threshold else "black")
+    fig.tight_layout()
+    return fig
+
+
+def _cells(confusion: torch.Tensor) -> list[tuple[tuple[int, int], int]]:
+    rows, cols = confusion.shape
+    return [((r, c), int(confusion[r, c])) for r in range(rows) for c in range(cols)]
+
+
+def learning_curves_figure(epochs: list[dict[str, float]], title: str) -> Figure:
+    """Training and validation loss, and validation accuracy, against the epoch."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
+    x = [row["epoch"] for row in epochs]
+    for name in ("train_loss", "val_loss"):
+        loss_ax.plot(x, [row.get(name, float("nan")) for row in epochs], marker="o", label=name)
+    acc_ax.plot(x, [row.get("val_acc", float("nan")) for row in epochs], marker="o",
+                color="tab:green", label="val_acc")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("cross-entropy")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,46 @@
+"""The LightningModule: cross-entropy, AdamW, accuracy and macro-F1 from torchmetrics."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from rnnaudio.models.classifier import AudioClassifier
+
+
+class ClassificationModule(pl.LightningModule):
+    """Trains an :class:`AudioClassifier` on batches ``(features (B, time, F), labels (B,))``."""
+
+    def __init__(
+        self, model: AudioClassifier, n_classes: int, lr: float, weight_decay: float
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
+        self.val_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model(features)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
+        features, labels = batch
+        loss = F.cross_entropy(self.model(features), labels)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+        features, labels = batch
+        logits = self.model(features)
+        self.val_acc(logits, labels)
+        self.val_f1(logits, labels)
+        batch_size = len(labels)
+        self.log("val_loss", F.cross_entropy(logits, labels), on_epoch=True, batch_size=batch_size)
+        self.log("val_acc", self.val_acc, on_epoch=True, batch_size=batch_size)
+        self.log("val_f1", self.val_f1, on_epoch=True, batch_size=batch_size)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -1,0 +1,91 @@
+"""``rnnaudio train``: compose -> data -> k tracked fold fits -> summary. Returns the metrics.
+
+This is the one function a sweep calls for a trial, so it takes a validated config and
+returns numbers; printing is the command line's business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnaudio.config import Config
+from rnnaudio.data.prepare import LabelledFeatures, labelled_features
+from rnnaudio.tracking.params import flatten
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.training.crossval import FoldResult, cv_folds, fit_fold
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Every fold's result, their summary, and where the runs were recorded."""
+
+    parent_run_id: str
+    folds: list[FoldResult]
+    summary: dict[str, float]
+    ui_command: str
+
+
+def summarize(folds: list[FoldResult]) -> dict[str, float]:
+    """Mean and (population) standard deviation over folds of each validation metric."""
+    columns = {
+        "val_loss": [f.evaluation.loss for f in folds],
+        "val_acc": [f.evaluation.accuracy for f in folds],
+        "val_f1": [f.evaluation.macro_f1 for f in folds],
+    }
+    summary: dict[str, float] = {}
+    for name, values in columns.items():
+        summary[f"cv_{name}_mean"] = float(np.mean(values))
+        summary[f"cv_{name}_std"] = float(np.std(values))
+    return summary
+
+
+def data_summary(data: LabelledFeatures) -> dict[str, int]:
+    """Clip counts per split, logged beside the config so a run says what it saw."""
+    counts = data.manifest["split"].value_counts()
+    return {
+        "data.clips": len(data.manifest),
+        **{f"data.{split}_clips": int(n) for split, n in counts.items()},
+        "data.classes": len(data.classes),
+        "data.speakers": int(data.manifest["speaker"].nunique()),
+    }
+
+
+def train(cfg: Config, output_dir: Path | None = None) -> TrainResult:
+    """Cross-validates ``cfg`` and records one parent run with a child run per fold."""
+    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
+    folds = cv_folds(data, cfg.cv.folds, cfg.seed)
+    tracker = RunTracker(cfg.tracking)
+    params = flatten(dataclasses.asdict(cfg))
+    name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
+    with _work_dir(output_dir) as work, tracker.run(name) as parent_id:
+        tracker.log_params(parent_id, {**params, **data_summary(data)})
+        tracker.log_yaml(parent_id, dataclasses.asdict(cfg), "config.yaml")
+        results = []
+        for fold, rows in enumerate(folds):
+            with tracker.run(f"{name}-fold{fold}", parent_id=parent_id) as run_id:
+                tracker.log_params(run_id, {**params, "cv.fold": fold})
+                results.append(
+                    fit_fold(cfg, data, rows, fold, tracker, run_id, work / f"fold{fold}")
+                )
+        summary = summarize(results)
+        tracker.log_metrics(parent_id, summary)
+        tracker.log_params(parent_id, {"n_params": results[0].n_params})
+    return TrainResult(parent_id, results, summary, tracker.ui_command())
+
+
+@contextmanager
+def _work_dir(output_dir: Path | None) -> Iterator[Path]:
+    """Checkpoints go under Hydra's output folder; without one, into a temporary folder."""
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        yield output_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="rnnaudio-") as scratch:
+        yield Path(scratch)

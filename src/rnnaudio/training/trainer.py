@@ -1,0 +1,35 @@
+"""The Lightning ``Trainer`` the harness runs every fit with."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import Logger
+
+from rnnaudio.config import TrainerConfig
+
+
+def build_trainer(
+    cfg: TrainerConfig, logger: Logger | None, callbacks: list[pl.Callback], root_dir: Path
+) -> pl.Trainer:
+    """A deterministic trainer: same config and seed give the same metrics on the CPU."""
+    if cfg.accelerator != "cpu":
+        # cuBLAS needs a fixed workspace to be deterministic; harmless without a GPU.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return pl.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        precision=cfg.precision,
+        max_epochs=cfg.max_epochs,
+        gradient_clip_val=cfg.gradient_clip_val,
+        deterministic=True,
+        logger=logger if logger is not None else False,
+        callbacks=callbacks,
+        default_root_dir=root_dir,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+    )
