@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from rnnaudio.models.encoder import CELLS, RecurrentEncoder
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_states_have_one_vector_per_step(cell, bidirectional, num_layers):
+    encoder = RecurrentEncoder(40, cell, 16, num_layers=num_layers, bidirectional=bidirectional,
+                               dropout=0.2)
+    states = encoder(torch.randn(3, 25, 40))
+    assert states.shape == (3, 25, 16 * (2 if bidirectional else 1))
+    assert encoder.output_size == states.size(-1)
+
+
+def test_rnn_cell_is_the_tanh_recurrence():
+    """h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h), the origin document's equation."""
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(4, "rnn", 3)
+    x = torch.randn(1, 6, 4)
+    rnn = encoder.rnn
+    h = torch.zeros(3)
+    expected = []
+    for t in range(6):
+        h = torch.tanh(rnn.weight_hh_l0 @ h + rnn.weight_ih_l0 @ x[0, t]
+                       + rnn.bias_hh_l0 + rnn.bias_ih_l0)
+        expected.append(h)
+    torch.testing.assert_close(encoder(x)[0], torch.stack(expected))
+
+
+def test_cells_are_the_fused_torch_modules():
+    assert isinstance(RecurrentEncoder(4, "lstm", 3).rnn, torch.nn.LSTM)
+    assert isinstance(RecurrentEncoder(4, "gru", 3).rnn, torch.nn.GRU)
+    assert RecurrentEncoder(4, "rnn", 3).rnn.nonlinearity == "tanh"
+
+
+def test_unknown_cell_names_the_choices():
+    with pytest.raises(ValueError, match="model.cell='transformer' is not one of: rnn, lstm, gru"):
+        RecurrentEncoder(4, "transformer", 3)

@@ -1,0 +1,47 @@
+"""The command line as a user types it: bad input exits 2 with one line, before any work."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([RNNAUDIO, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "model=transformer"], "model='transformer' is not one of: gru, lstm, rnn"),
+        (["train", "model.cell=transformer"], "model.cell='transformer' is not one of"),
+        (["train", "model.hidden_size=0"], "model.hidden_size=0 is out of range"),
+        (["train", "cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
+        (["train", "dataset=speech_commands", "dataset.root=/no/such/corpus"],
+         "dataset.root='/no/such/corpus' is not a directory"),
+        (["frobnicate"], "command 'frobnicate' is not one of: train, data"),
+        (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing may be created before validation passes"
+
+
+def test_hydra_cfg_flag_prints_the_composed_job(tmp_path):
+    result = run("train", "model=gru", "model.hidden_size=96", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "cell: gru" in result.stdout and "hidden_size: 96" in result.stdout
+
+
+def test_help_lists_the_commands(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "train" in result.stdout and "data synth" in result.stdout

@@ -1,0 +1,46 @@
+"""Every bad value stops with one line naming the field, the value and what is valid."""
+
+import pytest
+
+from rnnaudio.compose import compose_config
+from rnnaudio.config import Config, ConfigError
+
+
+def test_defaults_compose_to_the_schema():
+    cfg = compose_config()
+    assert isinstance(cfg, Config)
+    assert (cfg.dataset.name, cfg.model.cell, cfg.features.kind) == ("synth_commands", "lstm",
+                                                                     "mfcc")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_each_cell_is_a_config_group_choice(cell):
+    assert compose_config([f"model={cell}"]).model.cell == cell
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=transformer"], "model='transformer' is not one of: gru, lstm, rnn"),
+        (["model.cell=transformer"], "model.cell='transformer' is not one of: rnn, lstm, gru"),
+        (["model.hidden_size=0"], "model.hidden_size=0 is out of range; valid values are >= 1"),
+        (["model.hidden_size=-5"], "model.hidden_size=-5 is out of range"),
+        (["model.hidden_size=abc"], "model.hidden_size: Value 'abc'"),
+        (["cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
+        (["trainer=tpu"], "trainer='tpu' is not one of: auto, cpu, gpu"),
+        (["features.kind=wavelet"], "features.kind='wavelet' is not one of: mfcc, logmel"),
+        (["dataset=speech_commands"], "dataset.root is required"),
+        (["model.hiden_size=3"], "model.hiden_size is not a config field"),
+    ],
+)
+def test_bad_values_name_field_value_and_choices(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        compose_config(overrides)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
+    cfg = compose_config(["dataset=speech_commands", f"dataset.root={tmp_path / 'absent'}"])
+    with pytest.raises(ConfigError, match="dataset.root=.*absent' is not a directory"):
+        cfg.dataset.check_root()

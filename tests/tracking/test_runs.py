@@ -1,0 +1,71 @@
+"""RunTracker against a real MLflow SQLite store."""
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pytest
+
+from rnnaudio.config import TrackingConfig
+from rnnaudio.tracking.params import flatten
+from rnnaudio.tracking.runs import RunTracker
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    # One store per module: creating an MLflow SQLite schema takes seconds.
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture
+def tracker(store: Path, request) -> RunTracker:
+    cfg = TrackingConfig(uri=f"sqlite:///{store / 'mlflow.db'}", experiment=request.node.name,
+                         artifact_root=str(store / "artifacts" / request.node.name))
+    return RunTracker(cfg)
+
+
+def test_children_nest_under_their_parent_and_finish(tracker):
+    with tracker.run("parent") as parent, tracker.run("child", parent_id=parent) as child:
+        tracker.log_metrics(child, {"loss": 0.5})
+    runs = tracker.client.search_runs([tracker.experiment_id])
+    by_name = {r.info.run_name: r for r in runs}
+    assert by_name["child"].data.tags["mlflow.parentRunId"] == parent
+    assert by_name["child"].info.run_id == child
+    assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_a_run_that_raises_is_marked_failed(tracker):
+    with pytest.raises(RuntimeError), tracker.run("doomed") as run_id:
+        raise RuntimeError("boom")
+    assert tracker.client.get_run(run_id).info.status == "FAILED"
+
+
+def test_an_interrupted_run_is_marked_killed(tracker):
+    with pytest.raises(KeyboardInterrupt), tracker.run("interrupted") as run_id:
+        raise KeyboardInterrupt
+    assert tracker.client.get_run(run_id).info.status == "KILLED"
+
+
+def test_more_than_a_batch_of_params_are_all_logged(tracker):
+    params = {f"p{i}": i for i in range(250)}
+    with tracker.run("many") as run_id:
+        tracker.log_params(run_id, params)
+    assert len(tracker.client.get_run(run_id).data.params) == 250
+
+
+def test_artifacts_land_under_the_configured_root(tracker, store):
+    fig, _ = plt.subplots()
+    with tracker.run("art") as run_id:
+        tracker.log_yaml(run_id, {"model": {"cell": "gru"}}, "config.yaml")
+        tracker.log_figure(run_id, fig, "figures/x.png")
+    names = {a.path for a in tracker.client.list_artifacts(run_id)}
+    assert names == {"config.yaml", "figures"}
+    assert list((store / "artifacts").rglob("x.png"))
+
+
+def test_ui_command_for_a_local_store(tracker):
+    assert tracker.ui_command() == f"mlflow ui --backend-store-uri {tracker.uri}"
+
+
+def test_flatten_gives_dotted_keys():
+    assert flatten({"model": {"cell": "gru", "hidden_size": 8}, "seed": 0}) == {
+        "model.cell": "gru", "model.hidden_size": "8", "seed": "0"}
