@@ -42,5 +42,5 @@ def test_bad_values_name_field_value_and_choices(overrides, message):
 
 def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
     cfg = compose_config(["dataset=speech_commands", f"dataset.root={tmp_path / 'absent'}"])
-    with pytest.raises(ConfigError, match="dataset.root=.*absent' is not a directory"):
+    with pytest.raises(ConfigError, match=r"dataset.root=.*absent' is not a directory"):
         cfg.dataset.check_root()

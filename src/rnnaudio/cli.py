@@ -7,7 +7,6 @@ validated once, so a bad value stops with one line and exit code 2 before any wo
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -100,12 +99,6 @@ def _preflight(overrides: list[str]) -> None:
         fail(str(error))
 
 
-def _quiet_lightning() -> None:
-    # "GPU available: False, used: False" and friends, once per fold, drown the table.
-    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -114,7 +107,6 @@ def main(argv: list[str] | None = None) -> None:
     command, overrides = _split_command(args)
     _preflight(overrides)
     register_configs()
-    _quiet_lightning()
     sys.argv = [f"rnnaudio {command}", *overrides]
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
     app(JOBS[command])()

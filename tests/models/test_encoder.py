@@ -37,5 +37,5 @@ def test_cells_are_the_fused_torch_modules():
 
 
 def test_unknown_cell_names_the_choices():
-    with pytest.raises(ValueError, match="model.cell='transformer' is not one of: rnn, lstm, gru"):
+    with pytest.raises(ValueError, match=r"model.cell=.transformer. is not one of: rnn, lstm, gru"):
         RecurrentEncoder(4, "transformer", 3)

@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # figures go to files; no display is assumed anywhere
 
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
 
 
 def confusion_figure(confusion: torch.Tensor, classes: list[str], title: str) -> Figure:

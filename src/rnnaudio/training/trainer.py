@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,10 +12,17 @@ from pytorch_lightning.loggers import Logger
 from rnnaudio.config import TrainerConfig
 
 
+def quiet_lightning() -> None:
+    """Silences Lightning's per-fit notices ("GPU available: ...", tips) that drown the table."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def build_trainer(
     cfg: TrainerConfig, logger: Logger | None, callbacks: list[pl.Callback], root_dir: Path
 ) -> pl.Trainer:
     """A deterministic trainer: same config and seed give the same metrics on the CPU."""
+    quiet_lightning()
     if cfg.accelerator != "cpu":
         # cuBLAS needs a fixed workspace to be deterministic; harmless without a GPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
