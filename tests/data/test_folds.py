@@ -1,0 +1,91 @@
+"""Speaker-disjoint, label-stratified cross-validation folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnaudio.config import ConfigError
+from rnnaudio.data.folds import speaker_disjoint_folds
+
+
+def corpus(speakers: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each speaker says a random handful of words; silence/unknown are ordinary labels."""
+    rng = np.random.default_rng(seed)
+    words = np.array(["yes", "no", "up", "down", "_silence_", "_unknown_"])
+    labels, groups = [], []
+    for s in range(speakers):
+        n = rng.integers(5, 30)
+        labels += list(rng.choice(words, n, p=[0.2, 0.2, 0.2, 0.2, 0.05, 0.15]))
+        groups += [f"{s:08x}"] * n
+    return np.array(labels), np.array(groups)
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_every_index_is_validated_exactly_once(k):
+    labels, groups = corpus()
+    folds = speaker_disjoint_folds(labels, groups, k=k, seed=0)
+    assert len(folds) == k
+    val = np.concatenate([v for _, v in folds])
+    assert np.array_equal(np.sort(val), np.arange(len(labels)))
+    for train, v in folds:
+        assert np.array_equal(np.sort(np.concatenate([train, v])), np.arange(len(labels)))
+        assert train.dtype == v.dtype == np.int64
+
+
+def test_no_speaker_is_on_both_sides_of_a_fold():
+    labels, groups = corpus()
+    for train, val in speaker_disjoint_folds(labels, groups, k=5, seed=3):
+        assert not set(groups[train]) & set(groups[val])
+
+
+def test_label_proportions_follow_the_whole_set():
+    labels, groups = corpus(speakers=200)
+    classes, counts = np.unique(labels, return_counts=True)
+    overall = counts / counts.sum()
+    for _, val in speaker_disjoint_folds(labels, groups, k=5, seed=0):
+        fold = np.array([(labels[val] == c).mean() for c in classes])
+        np.testing.assert_allclose(fold, overall, atol=0.03)
+
+
+def test_same_seed_same_folds_other_seed_other_folds():
+    labels, groups = corpus()
+    a = speaker_disjoint_folds(labels, groups, k=5, seed=7)
+    b = speaker_disjoint_folds(list(labels), list(groups), k=5, seed=7)
+    c = speaker_disjoint_folds(labels, groups, k=5, seed=8)
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert any(not np.array_equal(x[1], y[1]) for x, y in zip(a, c, strict=True))
+
+
+def test_as_many_folds_as_speakers_is_leave_one_speaker_out():
+    labels, groups = corpus(speakers=6)
+    folds = speaker_disjoint_folds(labels, groups, k=6, seed=0)
+    assert sorted(len(set(groups[val])) for _, val in folds) == [1] * 6
+
+
+def test_more_folds_than_speakers_is_a_config_error():
+    labels, groups = corpus(speakers=4)
+    message = (
+        "cv.folds=5 exceeds the 4 distinct speakers in train+validation; valid values are 2..4"
+    )
+    with pytest.raises(ConfigError) as caught:
+        speaker_disjoint_folds(labels, groups, k=5, seed=0)
+    assert str(caught.value) == message
+
+
+def test_fewer_than_two_folds_is_a_config_error():
+    labels, groups = corpus(speakers=4)
+    with pytest.raises(ConfigError, match=r"cv\.folds=1 .*2\.\.4"):
+        speaker_disjoint_folds(labels, groups, k=1, seed=0)
+
+
+def test_more_folds_than_clips_of_any_class_is_a_config_error():
+    labels = np.array(["a", "a", "b", "b", "c", "c"])
+    groups = np.array(["s1", "s2", "s3", "s4", "s5", "s6"])
+    with pytest.raises(ConfigError, match=r"cv\.folds=3 exceeds the 2 clips of the largest class"):
+        speaker_disjoint_folds(labels, groups, k=3, seed=0)
+
+
+def test_mismatched_lengths_are_rejected():
+    with pytest.raises(ValueError, match="differ in length"):
+        speaker_disjoint_folds(["a", "b"], ["s1"], k=2, seed=0)
