@@ -1,0 +1,24 @@
+"""Shared fixtures: one small embedded corpus per test session, built with the real engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnaudio.config import SynthConfig
+from rnnaudio.data.synth import build_synth_commands
+
+# 32 is the smallest prefix of the speaker pool whose Warden hashes put speakers in both the
+# validation and the testing list (2 each), leaving 28 for training and speaker-disjoint CV.
+FIXTURE_SYNTH = SynthConfig(speakers=32, repeats=1, noise_seconds=10.0, workers=2)
+
+
+@pytest.fixture(scope="session")
+def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root of a ``synth_commands`` corpus (32 speakers × 20 words, ~8 s to build on 2 cores).
+
+    Shared by the whole session: tests must only read it.
+    """
+    root = tmp_path_factory.mktemp("corpus") / "synth_commands"
+    return build_synth_commands(root, FIXTURE_SYNTH, progress=False)

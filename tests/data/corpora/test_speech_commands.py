@@ -1,0 +1,237 @@
+"""One loader for Google Speech Commands v1/v2 and the embedded corpus in the same layout."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rnnaudio.config import ConfigError
+from rnnaudio.data.corpora.speech_commands import (
+    COLUMNS,
+    COMMAND_WORDS,
+    load_speech_commands,
+    which_set,
+)
+
+TWELVE = [*COMMAND_WORDS, "_unknown_", "_silence_"]
+V2_WORDS = [
+    *("backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward"),
+    *("four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on"),
+    *("one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up"),
+    *("visual", "wow", "yes", "zero"),
+]
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().split()
+
+
+def speakers_by_split(df):
+    spoken = df[df.label != "_silence_"]
+    return {split: set(group.speaker) for split, group in spoken.groupby("split")}
+
+
+# --- which_set -------------------------------------------------------------------------
+
+
+def test_which_set_depends_only_on_the_speaker():
+    first = which_set("yes/0a1b2c3d_nohash_0.wav", 10, 10)
+    assert which_set("no/0a1b2c3d_nohash_4.wav", 10, 10) == first
+    assert which_set("0a1b2c3d_nohash_1.wav", 10, 10) == first
+
+
+def test_which_set_percentages():
+    names = [f"{i:08x}_nohash_0.wav" for i in range(5000)]
+    sets = [which_set(name, 10, 10) for name in names]
+    assert 0.08 < sets.count("validation") / len(sets) < 0.12
+    assert 0.08 < sets.count("testing") / len(sets) < 0.12
+    assert {which_set(name, 0, 0) for name in names[:50]} == {"training"}
+    assert {which_set(name, 100, 0) for name in names[:50]} == {"validation"}
+
+
+# --- the manifest ----------------------------------------------------------------------
+
+
+def test_columns_and_types(synth_corpus):
+    df = load_speech_commands(synth_corpus)
+    assert tuple(df.columns) == COLUMNS
+    assert set(df.split) == {"train", "validation", "test"}
+    assert df.start.dtype == np.int64 and df.frames.dtype == np.int64
+    assert all(Path(p).is_absolute() and Path(p).is_file() for p in df.path)
+
+
+def test_split_counts_match_the_list_files(synth_corpus):
+    df = load_speech_commands(synth_corpus, "all_words")
+    counts = df.split.value_counts()
+    validation = lines(synth_corpus / "validation_list.txt")
+    testing = lines(synth_corpus / "testing_list.txt")
+    assert counts["validation"] == len(validation)
+    assert counts["test"] == len(testing)
+    assert counts["train"] == len(list(synth_corpus.glob("[!_]*/*.wav"))) - len(validation) - len(
+        testing
+    )
+    relative = {Path(p).relative_to(synth_corpus).as_posix() for p in df[df.split == "test"].path}
+    assert relative == set(testing)
+
+
+def test_speaker_is_the_file_name_before_nohash(synth_corpus):
+    df = load_speech_commands(synth_corpus, "all_words")
+    assert all(
+        Path(p).name.startswith(f"{s}_nohash_") for p, s in zip(df.path, df.speaker, strict=True)
+    )
+
+
+def test_twelve_class_labels(synth_corpus):
+    df = load_speech_commands(synth_corpus, "12class")
+    assert df.attrs["classes"] == TWELVE
+    assert set(df.label) == set(TWELVE)
+
+
+def test_unknown_and_silence_are_a_tenth_of_the_command_words_per_split(synth_corpus):
+    df = load_speech_commands(synth_corpus, "12class")
+    for split, rows in df.groupby("split"):
+        n_command = rows.label.isin(COMMAND_WORDS).sum()
+        assert (rows.label == "_unknown_").sum() == math.ceil(0.1 * n_command), split
+        assert (rows.label == "_silence_").sum() == math.ceil(0.1 * n_command), split
+
+
+def test_fractions_are_parameters(synth_corpus):
+    df = load_speech_commands(synth_corpus, "12class", unknown_fraction=0.5, silence_fraction=0)
+    train = df[df.split == "train"]
+    n_command = train.label.isin(COMMAND_WORDS).sum()
+    assert (train.label == "_unknown_").sum() == math.ceil(0.5 * n_command)
+    assert "_silence_" not in set(df.label)
+    assert df.attrs["classes"] == TWELVE
+
+
+def test_unknown_clips_come_from_other_words_of_the_same_split(synth_corpus):
+    df = load_speech_commands(synth_corpus, "12class")
+    words = load_speech_commands(synth_corpus, "all_words").set_index("path")
+    unknown = df[df.label == "_unknown_"]
+    assert not words.loc[unknown.path, "label"].isin(COMMAND_WORDS).any()
+    assert (words.loc[unknown.path, "split"].to_numpy() == unknown.split.to_numpy()).all()
+
+
+def test_seed_fixes_the_subsample(synth_corpus):
+    first = load_speech_commands(synth_corpus, seed=1)
+    assert first.equals(load_speech_commands(synth_corpus, seed=1))
+    assert not first.equals(load_speech_commands(synth_corpus, seed=2))
+
+
+def test_rows_are_ordered_by_split_class_and_path(synth_corpus):
+    df = load_speech_commands(synth_corpus)
+    split_rank = df.split.map({"train": 0, "validation": 1, "test": 2})
+    class_rank = df.label.map(TWELVE.index)
+    keys = list(zip(split_rank, class_rank, df.path, df.start, strict=True))
+    assert keys == sorted(keys)
+
+
+def test_silence_rows_are_readable_one_second_segments(synth_corpus):
+    df = load_speech_commands(synth_corpus, clip_seconds=0.5)
+    silence = df[df.label == "_silence_"]
+    assert silence.speaker.is_unique
+    assert all(s.startswith("_silence_/") for s in silence.speaker)
+    for row in silence.itertuples():
+        assert Path(row.path).parent.name == "_background_noise_"
+        audio, rate = sf.read(row.path, start=row.start, frames=row.frames)
+        assert row.frames == 0.5 * rate == len(audio)
+
+
+def test_all_words_has_one_class_per_folder(synth_corpus):
+    df = load_speech_commands(synth_corpus, "all_words")
+    folders = sorted(p.name for p in synth_corpus.iterdir() if p.is_dir() and p.name[0] != "_")
+    assert df.attrs["classes"] == folders
+    assert sorted(set(df.label)) == folders
+    assert (df.frames == -1).all() and (df.start == 0).all()
+
+
+@pytest.mark.parametrize("task", ["12class", "all_words"])
+def test_speakers_never_cross_splits(synth_corpus, task):
+    groups = speakers_by_split(load_speech_commands(synth_corpus, task))
+    assert not groups["train"] & groups["validation"]
+    assert not groups["train"] & groups["test"]
+    assert not groups["validation"] & groups["test"]
+
+
+# --- real v2 layout ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def v2_copy(synth_corpus, tmp_path):
+    """35 word folders as in Speech Commands v2, with the clutter of the real archive."""
+    root = tmp_path / "speech_commands_v0.02"
+    sources = sorted(synth_corpus.glob("yes/*.wav"))[:3]
+    for word in V2_WORDS:
+        (root / word).mkdir(parents=True)
+        for source in sources:
+            shutil.copy(source, root / word / source.name)
+    (root / "yes" / ".DS_Store").write_bytes(b"\0")
+    (root / "LICENSE").write_text("CC BY 4.0")
+    shutil.copytree(synth_corpus / "_background_noise_", root / "_background_noise_")
+    (root / "_background_noise_" / "README.md").write_text("noise")
+    held_out = sources[0].name
+    (root / "validation_list.txt").write_text(f"bed/{held_out}\nwow/{held_out}\n")
+    (root / "testing_list.txt").write_text(f"yes/{sources[1].name}\n")
+    return root
+
+
+def test_v2_layout_loads_every_word_as_a_class(v2_copy):
+    df = load_speech_commands(v2_copy, "all_words")
+    assert df.attrs["classes"] == sorted(V2_WORDS) and len(df.attrs["classes"]) == 35
+    assert len(df) == 35 * 3
+    assert df.split.value_counts().to_dict() == {"train": 102, "validation": 2, "test": 1}
+
+
+def test_v2_layout_loads_as_twelve_classes(v2_copy):
+    df = load_speech_commands(v2_copy, "12class")
+    assert df.attrs["classes"] == TWELVE
+    assert (df.label.isin(COMMAND_WORDS)).sum() == 30
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def test_missing_root_is_one_line_naming_path_layout_and_hint(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ConfigError) as error:
+        load_speech_commands(missing, build_hint="build it with: rnnaudio data synth")
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(missing) in message
+    assert "<word>/<speaker>_nohash_<n>.wav plus validation_list.txt and testing_list.txt" in (
+        message
+    )
+    assert message.endswith("build it with: rnnaudio data synth")
+
+
+def test_folder_without_list_files_is_rejected(synth_corpus, tmp_path):
+    shutil.copytree(synth_corpus / "yes", tmp_path / "yes")
+    with pytest.raises(ConfigError, match=r"validation_list\.txt") as error:
+        load_speech_commands(tmp_path)
+    assert str(tmp_path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_folder_without_word_folders_is_rejected(tmp_path):
+    (tmp_path / "validation_list.txt").write_text("")
+    (tmp_path / "testing_list.txt").write_text("")
+    (tmp_path / "_background_noise_").mkdir()
+    with pytest.raises(ConfigError, match="no <word>/"):
+        load_speech_commands(tmp_path, "all_words")
+
+
+def test_silence_needs_background_noise(v2_copy):
+    shutil.rmtree(v2_copy / "_background_noise_")
+    with pytest.raises(ConfigError, match="silence_fraction=0"):
+        load_speech_commands(v2_copy)
+    assert "_silence_" not in set(load_speech_commands(v2_copy, silence_fraction=0).label)
+
+
+def test_unknown_task_names_the_choices(synth_corpus):
+    with pytest.raises(ConfigError) as error:
+        load_speech_commands(synth_corpus, "35class")
+    assert str(error.value) == "dataset.task='35class' is not one of: 12class, all_words"
