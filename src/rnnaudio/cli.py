@@ -8,6 +8,7 @@ validated once, so a bad value stops with one line and exit code 2 before any wo
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,6 +100,11 @@ def _preflight(overrides: list[str]) -> None:
         fail(str(error))
 
 
+def _quiet_third_party_warnings() -> None:
+    # Lightning 2.6 trips torch's own deprecation of its pytree API on every fit.
+    warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     command, overrides = _split_command(args)
     _preflight(overrides)
     register_configs()
+    _quiet_third_party_warnings()
     sys.argv = [f"rnnaudio {command}", *overrides]
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
     app(JOBS[command])()

@@ -40,8 +40,8 @@ def _check_range(
 class SynthConfig:
     """How the embedded ``synth_commands`` corpus is generated (see ``rnnaudio.data.synth``)."""
 
-    speakers: int = 48
-    repeats: int = 1
+    speakers: int = 64
+    repeats: int = 3
     noise_seconds: float = 30.0
     workers: int = 2
 
