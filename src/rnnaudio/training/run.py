@@ -7,8 +7,9 @@ returns numbers; printing is the command line's business.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,27 +58,53 @@ def data_summary(data: LabelledFeatures) -> dict[str, int]:
     }
 
 
-def train(cfg: Config, output_dir: Path | None = None) -> TrainResult:
-    """Cross-validates ``cfg`` and records one parent run with a child run per fold."""
+FoldHook = Callable[[FoldResult, list[FoldResult]], None]
+
+
+class DivergedError(RuntimeError):
+    """A fold's loss went NaN or infinite: the run is marked FAILED, a sweep moves on."""
+
+
+def train(
+    cfg: Config,
+    output_dir: Path | None = None,
+    *,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    after_fold: FoldHook | None = None,
+) -> TrainResult:
+    """Cross-validates ``cfg`` and records one run with a child run per fold.
+
+    ``parent_run_id`` nests that run (a sweep's trial under its sweep); ``after_fold`` is
+    called with each finished fold and all folds so far, and may raise to stop early (a
+    pruned trial), which ends the runs as FAILED rather than leaving them RUNNING.
+    """
     data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
     folds = cv_folds(data, cfg.cv.folds, cfg.seed)
     tracker = RunTracker(cfg.tracking)
     params = flatten(dataclasses.asdict(cfg))
     name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
-    with _work_dir(output_dir) as work, tracker.run(name) as parent_id:
-        tracker.log_params(parent_id, {**params, **data_summary(data)})
-        tracker.log_yaml(parent_id, dataclasses.asdict(cfg), "config.yaml")
-        results = []
+    with _work_dir(output_dir) as work, tracker.run(name, parent_run_id, tags) as run_id:
+        tracker.log_params(run_id, {**params, **data_summary(data)})
+        tracker.log_yaml(run_id, dataclasses.asdict(cfg), "config.yaml")
+        results: list[FoldResult] = []
         for fold, rows in enumerate(folds):
-            with tracker.run(f"{name}-fold{fold}", parent_id=parent_id) as run_id:
-                tracker.log_params(run_id, {**params, "cv.fold": fold})
-                results.append(
-                    fit_fold(cfg, data, rows, fold, tracker, run_id, work / f"fold{fold}")
-                )
+            with tracker.run(f"{name}-fold{fold}", run_id, tags) as fold_run_id:
+                tracker.log_params(fold_run_id, {**params, "cv.fold": fold})
+                result = fit_fold(cfg, data, rows, fold, tracker, fold_run_id, work / f"fold{fold}")
+                _check_finite(result)
+            results.append(result)
+            if after_fold is not None:
+                after_fold(result, results)
         summary = summarize(results)
-        tracker.log_metrics(parent_id, summary)
-        tracker.log_params(parent_id, {"n_params": results[0].n_params})
-    return TrainResult(parent_id, results, summary, tracker.ui_command())
+        tracker.log_metrics(run_id, summary)
+        tracker.log_params(run_id, {"n_params": results[0].n_params})
+    return TrainResult(run_id, results, summary, tracker.ui_command())
+
+
+def _check_finite(result: FoldResult) -> None:
+    if not math.isfinite(result.evaluation.loss):
+        raise DivergedError(f"fold {result.fold}: validation loss is {result.evaluation.loss}")
 
 
 @contextmanager
