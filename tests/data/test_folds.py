@@ -89,3 +89,21 @@ def test_more_folds_than_clips_of_any_class_is_a_config_error():
 def test_mismatched_lengths_are_rejected():
     with pytest.raises(ValueError, match="differ in length"):
         speaker_disjoint_folds(["a", "b"], ["s1"], k=2, seed=0)
+
+
+def test_cv_folds_never_touch_the_test_split():
+    import pandas as pd
+
+    from rnnaudio.data.folds import cv_folds
+
+    speakers = [f"s{i}" for i in range(12) for _ in range(4)]
+    manifest = pd.DataFrame({
+        "label": ["a", "b"] * 24,
+        "speaker": speakers,
+        "split": ["test" if s in ("s0", "s1") else "train" for s in speakers],
+    })
+    folds = cv_folds(manifest, 3, seed=0)
+    test_rows = set(range(8))
+    for train, val in folds:
+        assert test_rows.isdisjoint(train) and test_rows.isdisjoint(val)
+    assert sorted(r for _, val in folds for r in val) == list(range(8, 48))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from rnnaudio.config import ConfigError
@@ -57,3 +58,14 @@ def speaker_disjoint_folds(
         (train.astype(np.int64), val.astype(np.int64))
         for train, val in splitter.split(dummy, labels, groups)
     ]
+
+
+def cv_folds(manifest: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds over the train+validation rows of a manifest, as row numbers into it.
+
+    The test split never enters cross-validation.
+    """
+    pool = np.flatnonzero(manifest["split"].to_numpy() != "test")
+    rows = manifest.iloc[pool]
+    folds = speaker_disjoint_folds(rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)
+    return [(pool[train], pool[val]) for train, val in folds]

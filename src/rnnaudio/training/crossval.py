@@ -14,7 +14,6 @@ from pytorch_lightning.loggers import MLFlowLogger
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import FoldDataModule
 from rnnaudio.data.features import feature_statistics
-from rnnaudio.data.folds import speaker_disjoint_folds
 from rnnaudio.data.prepare import LabelledFeatures
 from rnnaudio.models.classifier import AudioClassifier, count_parameters
 from rnnaudio.tracking.runs import RunTracker
@@ -36,14 +35,6 @@ class FoldResult:
     epochs_run: int
     checkpoint: Path
     n_params: int
-
-
-def cv_folds(data: LabelledFeatures, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds over the train+validation rows, as row numbers into ``data``; test never enters."""
-    pool = np.flatnonzero(data.manifest["split"].to_numpy() != "test")
-    rows = data.manifest.iloc[pool]
-    folds = speaker_disjoint_folds(rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)
-    return [(pool[train], pool[val]) for train, val in folds]
 
 
 def build_model(cfg: Config, data: LabelledFeatures, train_rows: np.ndarray) -> AudioClassifier:

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from rnnaudio.config import Config
+from rnnaudio.data.folds import cv_folds
 from rnnaudio.data.prepare import LabelledFeatures, labelled_features
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
-from rnnaudio.training.crossval import FoldResult, cv_folds, fit_fold
+from rnnaudio.training.crossval import FoldResult, fit_fold
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def train(
     pruned trial), which ends the runs as FAILED rather than leaving them RUNNING.
     """
     data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
-    folds = cv_folds(data, cfg.cv.folds, cfg.seed)
+    folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
     tracker = RunTracker(cfg.tracking)
     params = flatten(dataclasses.asdict(cfg))
     name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
