@@ -26,12 +26,17 @@ from rnnaudio.training.crossval import FoldResult, fit_fold
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Every fold's result, their summary, and where the runs were recorded."""
+    """Every fold's result, their summary, and where the runs were recorded.
+
+    ``stopped_early`` is True when the fold hook ended the CV before the last fold (a
+    pruned sweep trial): ``summary`` then covers the folds that ran.
+    """
 
     parent_run_id: str
     folds: list[FoldResult]
     summary: dict[str, float]
     ui_command: str
+    stopped_early: bool = False
 
 
 def summarize(folds: list[FoldResult]) -> dict[str, float]:
@@ -59,7 +64,8 @@ def data_summary(data: LabelledFeatures) -> dict[str, int]:
     }
 
 
-FoldHook = Callable[[FoldResult, list[FoldResult]], None]
+# Called after each fold with that fold and all so far; returning True stops the CV early.
+FoldHook = Callable[[FoldResult, list[FoldResult]], bool]
 
 
 class DivergedError(RuntimeError):
@@ -77,8 +83,8 @@ def train(
     """Cross-validates ``cfg`` and records one run with a child run per fold.
 
     ``parent_run_id`` nests that run (a sweep's trial under its sweep); ``after_fold`` is
-    called with each finished fold and all folds so far, and may raise to stop early (a
-    pruned trial), which ends the runs as FAILED rather than leaving them RUNNING.
+    called with each finished fold and all folds so far, and stops the CV by returning True
+    (a pruned trial). An exception ends every open run as FAILED, never RUNNING.
     """
     data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
     folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
@@ -95,12 +101,14 @@ def train(
                 result = fit_fold(cfg, data, rows, fold, tracker, fold_run_id, work / f"fold{fold}")
                 _check_finite(result)
             results.append(result)
-            if after_fold is not None:
-                after_fold(result, results)
+            if after_fold is not None and after_fold(result, results):
+                break
+        stopped_early = len(results) < len(folds)
         summary = summarize(results)
         tracker.log_metrics(run_id, summary)
         tracker.log_params(run_id, {"n_params": results[0].n_params})
-    return TrainResult(run_id, results, summary, tracker.ui_command())
+        tracker.set_tags(run_id, {"rnnaudio.folds_run": str(len(results))})
+    return TrainResult(run_id, results, summary, tracker.ui_command(), stopped_early)
 
 
 def _check_finite(result: FoldResult) -> None:
