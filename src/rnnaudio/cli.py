@@ -16,20 +16,22 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from rnnaudio.compose import CONF_DIR, compose_config
-from rnnaudio.config import Config, ConfigError, register_configs, to_config
+from rnnaudio.compose import CONF_DIR, compose_config, register_all
+from rnnaudio.config import Config, ConfigError, to_config
 
 USAGE = """\
 usage: rnnaudio <command> [key=value ...] [--cfg job] [--help] [-m]
 
 commands:
   train        cross-validate one config; runs land in MLflow (tracking.uri)
+  sweep        an Optuna study over config keys by cross-validated loss (sweep=<spec>)
   data synth   generate the embedded synth_commands corpus at dataset.root
 
 examples:
   rnnaudio train model=gru model.hidden_size=96 cv.folds=5 trainer.max_epochs=20
   rnnaudio train -m model=rnn,lstm,gru model.hidden_size=32,64
-  rnnaudio train --cfg job"""
+  rnnaudio train --cfg job
+  rnnaudio sweep sweep=hidden_size sweep.n_trials=30 sweep.workers=2"""
 
 # Flags that hand control to Hydra itself (help, printing, multirun) rather than run one job.
 HYDRA_FLAGS = {
@@ -76,7 +78,27 @@ def synth_job(cfg: DictConfig) -> None:
     print(f"synth_commands written to {root}")
 
 
-JOBS: dict[str, Callable[[DictConfig], None]] = {"train": train_job, "data synth": synth_job}
+def sweep_job(cfg: DictConfig) -> None:
+    from rnnaudio.report.console import print_sweep_result
+    from rnnaudio.sweep.driver import run_sweep
+
+    validated(cfg)
+    overrides = list(HydraConfig.get().overrides.task)
+    print_sweep_result(run_sweep(overrides, _output_dir()))
+
+
+JOBS: dict[str, Callable[[DictConfig], None]] = {
+    "train": train_job, "sweep": sweep_job, "data synth": synth_job,
+}
+DEFAULT_SWEEP = "hidden_size"
+
+
+def _sweep_overrides(overrides: list[str]) -> list[str]:
+    """``sweep=<name>`` selects a spec from ``sweeps/``; the group is optional in ``train``."""
+    chosen = [o for o in overrides if o.startswith("sweep=")]
+    rest = [o for o in overrides if not o.startswith("sweep=")]
+    name = chosen[-1].split("=", 1)[1] if chosen else DEFAULT_SWEEP
+    return [f"+sweep={name}", *rest]
 
 
 def _split_command(args: list[str]) -> tuple[str, list[str]]:
@@ -85,8 +107,10 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
         if f"data {action}" not in JOBS:
             fail(f"data action {action!r} is not one of: synth")
         return f"data {action}", args[2:]
+    if args[0] == "sweep":
+        return "sweep", _sweep_overrides(args[1:])
     if args[0] not in JOBS:
-        fail(f"command {args[0]!r} is not one of: train, data")
+        fail(f"command {args[0]!r} is not one of: train, sweep, data")
     return args[0], args[1:]
 
 
@@ -103,6 +127,10 @@ def _preflight(overrides: list[str]) -> None:
 def _quiet_third_party_warnings() -> None:
     # Lightning 2.6 trips torch's own deprecation of its pytree API on every fit.
     warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+    # Heartbeats and Optuna's matplotlib plots are stable in use but still flagged.
+    from optuna.exceptions import ExperimentalWarning
+
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     command, overrides = _split_command(args)
     _preflight(overrides)
-    register_configs()
+    register_all()
     _quiet_third_party_warnings()
     sys.argv = [f"rnnaudio {command}", *overrides]
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

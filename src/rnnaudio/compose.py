@@ -6,29 +6,63 @@ turns each kind into one line that names the field, the value and what is valid.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from rnnaudio.config import Config, ConfigError, register_configs, to_config
 
 
-def conf_dir() -> Path:
-    """``conf/`` of a source checkout, or the copy a wheel carries inside the package."""
-    packaged = Path(__file__).parent / "conf"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+def resource_dir(name: str) -> Path:
+    """``name/`` (conf, sweeps) of a source checkout, or the copy a wheel carries inside."""
+    packaged = Path(__file__).parent / name
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / name
 
 
-CONF_DIR = conf_dir()
+CONF_DIR = resource_dir("conf")
+SWEEPS_DIR = resource_dir("sweeps")
+
+
+SWEEPS_PATH_VARIABLE = "RNNAUDIO_SWEEPS"
+
+
+def sweep_dirs() -> list[Path]:
+    """``sweeps/``, then the folders listed in ``$RNNAUDIO_SWEEPS`` (later ones win)."""
+    extra = os.environ.get(SWEEPS_PATH_VARIABLE, "")
+    return [SWEEPS_DIR, *(Path(p) for p in extra.split(os.pathsep) if p)]
+
+
+def register_sweeps() -> None:
+    """Every ``<dir>/<name>.yaml`` becomes the choice ``sweep=<name>`` of the group ``sweep``.
+
+    The specs live beside ``conf/`` rather than inside it because they are studies a user
+    writes and shares, not building blocks of a single job; ``$RNNAUDIO_SWEEPS`` adds a
+    user's own folders (an environment variable, so spawned workers see them too).
+    """
+    store = ConfigStore.instance()
+    for folder in sweep_dirs():
+        for spec in sorted(folder.glob("*.yaml")):
+            store.store(group="sweep", name=spec.stem, node=OmegaConf.load(spec))
+
+
+def register_all() -> None:
+    register_configs()
+    register_sweeps()
 
 
 def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
     """The composed tree for ``overrides`` (``key=value`` strings), unvalidated."""
-    register_configs()
+    register_all()
+    if GlobalHydra.instance().is_initialized():
+        # Inside a running Hydra app (a sweep composing its trials): reuse its search path.
+        return compose("config", overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 

@@ -195,6 +195,85 @@ class TrackingConfig:
 
 
 @dataclass
+class SearchParam:
+    """One dimension of a sweep's search space over a config key.
+
+    ``categorical`` draws from ``choices``; ``int`` and ``float`` draw from
+    ``[low, high]``, on a log scale when ``log`` is set, in steps of ``step`` when given.
+    """
+
+    KINDS: ClassVar[tuple[str, ...]] = ("categorical", "int", "float")
+
+    type: str = "categorical"
+    choices: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+
+    def check(self, key: str) -> None:
+        """Raises a one-line :class:`ConfigError` naming ``sweep.space.<key>``."""
+        field_name = f"sweep.space.{key}"
+        _check_choice(field_name, "type", self.type, self.KINDS)
+        if self.type == "categorical":
+            if not self.choices:
+                raise ConfigError(f"{field_name}.choices is empty; list the values to try")
+            return
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ConfigError(
+                f"{field_name}: low={self.low!r}, high={self.high!r}; a {self.type} "
+                "dimension needs numbers with low < high"
+            )
+        if self.log and self.low <= 0:
+            raise ConfigError(f"{field_name}.low={self.low!r}: a log scale needs low > 0")
+
+
+@dataclass
+class SweepConfig:
+    """An Optuna study over config keys, minimising the mean cross-validated loss.
+
+    Specs live in ``sweeps/<name>.yaml`` and are selected with ``sweep=<name>``.
+    ``overrides`` apply to every trial (the user's command-line overrides win over them,
+    and the trial's own choices over both).
+    """
+
+    SAMPLERS: ClassVar[tuple[str, ...]] = ("tpe", "random", "grid")
+    PRUNERS: ClassVar[tuple[str, ...]] = ("median", "hyperband", "successive_halving", "none")
+
+    study_name: str = "sweep"
+    n_trials: int | None = 12
+    timeout: float | None = None
+    storage: str = "sqlite:///optuna.db"
+    workers: int = 1
+    sampler: str = "tpe"
+    seed: int = 0
+    pruner: str = "median"
+    pruner_warmup_folds: int = 0  # folds a trial runs before the pruner may stop it
+    pruner_startup_trials: int = 3
+    max_retry: int = 2
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    refit: bool = True
+    overrides: list[str] = field(default_factory=list)
+    space: dict[str, SearchParam] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_choice("sweep", "sampler", self.sampler, self.SAMPLERS)
+        _check_choice("sweep", "pruner", self.pruner, self.PRUNERS)
+        if self.n_trials is None and self.timeout is None:
+            raise ConfigError("sweep.n_trials=null and sweep.timeout=null; give at least one")
+        if self.n_trials is not None:
+            _check_range("sweep", "n_trials", self.n_trials, 1)
+        _check_range("sweep", "workers", self.workers, 1)
+        _check_range("sweep", "heartbeat_interval", self.heartbeat_interval, 1)
+        _check_range("sweep", "grace_period", self.grace_period, self.heartbeat_interval + 1)
+        if not self.space:
+            raise ConfigError("sweep.space is empty; name at least one config key to search")
+        for key, param in self.space.items():
+            param.check(key)
+
+
+@dataclass
 class Config:
     """The whole composed configuration of one ``rnnaudio`` job."""
 
@@ -204,6 +283,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     cv: CVConfig = field(default_factory=CVConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    sweep: SweepConfig | None = None  # set only by `rnnaudio sweep sweep=<name>`
     seed: int = 0
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
+from rnnaudio.report.sweep import sweep_table
 from rnnaudio.training.run import TrainResult
+
+if TYPE_CHECKING:
+    from rnnaudio.sweep.driver import SweepResult
 
 
 def fold_table(result: TrainResult) -> Table:
@@ -31,3 +37,23 @@ def print_train_result(result: TrainResult, console: Console | None = None) -> N
     console.print(f"parent run: {result.parent_run_id}   ({result.folds[0].n_params:,} parameters)",
                   soft_wrap=True)
     console.print(f"open the MLflow UI: [bold]{result.ui_command}[/bold]", soft_wrap=True)
+
+
+def print_sweep_result(result: SweepResult, console: Console | None = None) -> None:
+    console = console or Console()
+    study = result.study
+    console.print(sweep_table(result.frame, result.keys, f"Study {study.study_name!r}"))
+    if result.best is None:
+        console.print("no trial completed", style="bold red")
+    else:
+        best = result.best
+        console.print(f"best: trial {best.number}  {best.params}  CV loss {best.value:.4f}",
+                      soft_wrap=True)
+    if result.test is not None:
+        console.print(f"refit on train+validation, test split: accuracy "
+                      f"{result.test.accuracy:.4f}, macro-F1 {result.test.macro_f1:.4f}, "
+                      f"loss {result.test.loss:.4f}", soft_wrap=True)
+    console.print(f"sweep run: {result.sweep_run_id}", soft_wrap=True)
+    console.print(f"open the MLflow UI: [bold]{result.ui_command}[/bold]", soft_wrap=True)
+    console.print(f"open optuna-dashboard: [bold]optuna-dashboard {result.storage}[/bold]",
+                  soft_wrap=True)

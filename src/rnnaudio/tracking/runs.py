@@ -48,14 +48,25 @@ class RunTracker:
 
     @contextmanager
     def run(
-        self, name: str, parent_id: str | None = None, tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        parent_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        resume_id: str | None = None,
     ) -> Iterator[str]:
-        """A run (a child of ``parent_id`` when given) that ends with the right status."""
-        all_tags = {MLFLOW_RUN_NAME: name, **(tags or {})}
-        if parent_id is not None:
-            all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
-        run_id = run.info.run_id
+        """A run (a child of ``parent_id`` when given) that ends with the right status.
+
+        ``resume_id`` reopens an earlier run instead (a resumed sweep keeps its parent run).
+        """
+        if resume_id is not None:
+            self.client.update_run(resume_id, status="RUNNING")
+            run_id = resume_id
+        else:
+            all_tags = {MLFLOW_RUN_NAME: name, **(tags or {})}
+            if parent_id is not None:
+                all_tags[MLFLOW_PARENT_RUN_ID] = parent_id
+            run_id = self.client.create_run(self.experiment_id, run_name=name,
+                                            tags=all_tags).info.run_id
         try:
             yield run_id
         except KeyboardInterrupt:

@@ -19,9 +19,17 @@ def quiet_lightning() -> None:
 
 
 def build_trainer(
-    cfg: TrainerConfig, logger: Logger | None, callbacks: list[pl.Callback], root_dir: Path
+    cfg: TrainerConfig,
+    logger: Logger | None,
+    callbacks: list[pl.Callback],
+    root_dir: Path,
+    validate: bool = True,
 ) -> pl.Trainer:
-    """A deterministic trainer: same config and seed give the same metrics on the CPU."""
+    """A deterministic trainer: same config and seed give the same metrics on the CPU.
+
+    ``validate=False`` trains for exactly ``max_epochs`` with no validation loop (a final
+    refit on all training data, whose only evaluation is the held-out test split).
+    """
     quiet_lightning()
     if cfg.accelerator != "cpu":
         # cuBLAS needs a fixed workspace to be deterministic; harmless without a GPU.
@@ -40,4 +48,5 @@ def build_trainer(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
+        limit_val_batches=None if validate else 0,
     )

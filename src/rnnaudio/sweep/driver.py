@@ -1,0 +1,144 @@
+"""``rnnaudio sweep``: one MLflow run for the study, its workers, then the refit on test.
+
+MLflow nests sweep -> trial -> fold. The sweep run's id is kept on the study, so running
+the same command again (after a crash, or on another machine) continues both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from rnnaudio.compose import compose_config
+from rnnaudio.config import Config, SweepConfig
+from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
+from rnnaudio.sweep.objective import CVObjective
+from rnnaudio.sweep.space import to_overrides
+from rnnaudio.sweep.study import open_study
+from rnnaudio.sweep.worker import run_worker, worker_process
+from rnnaudio.tracking.params import flatten
+from rnnaudio.tracking.runs import RunTracker, is_local_store
+from rnnaudio.tracking.server import local_server
+from rnnaudio.training.evaluate import Evaluation
+from rnnaudio.training.refit import refit_and_test
+
+SWEEP_RUN_ATTR = "mlflow_sweep_run_id"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    study: optuna.Study
+    frame: pd.DataFrame
+    keys: list[str]
+    best: optuna.trial.FrozenTrial | None
+    test: Evaluation | None
+    sweep_run_id: str
+    ui_command: str
+    storage: str
+
+
+def run_sweep(overrides: Sequence[str], output_dir: Path) -> SweepResult:
+    """Runs (or resumes) the study composed from ``overrides`` to its budget."""
+    cfg = compose_config(overrides)
+    spec = cfg.sweep
+    assert spec is not None
+    study = open_study(spec, cfg.cv.folds)
+    tracker = RunTracker(cfg.tracking)
+    name = f"sweep-{spec.study_name}"
+    resume = _existing_run(tracker, study.user_attrs.get(SWEEP_RUN_ATTR))
+    with tracker.run(name, tags={"rnnaudio.sweep": spec.study_name}, resume_id=resume) as run_id:
+        study.set_user_attr(SWEEP_RUN_ATTR, run_id)
+        if resume is None:
+            tracker.log_params(run_id, flatten({"sweep": dataclasses.asdict(spec)}))
+        _run_workers(cfg, list(overrides), run_id)
+        keys = list(spec.space)
+        frame = trials_frame(study, keys)
+        _log_results(tracker, run_id, study, frame)
+        best = _best_trial(study)
+        test = None
+        if best is not None and spec.refit:
+            test = _refit_best(cfg, spec, overrides, best, tracker, run_id, output_dir)
+    return SweepResult(study, frame, keys, best, test, run_id, tracker.ui_command(), spec.storage)
+
+
+def _existing_run(tracker: RunTracker, run_id: str | None) -> str | None:
+    if run_id is None:
+        return None
+    try:
+        tracker.client.get_run(run_id)
+    except MlflowException:
+        return None  # the study is shared, but this machine logs to another store
+    return run_id
+
+
+def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
+    spec = cfg.sweep
+    assert spec is not None
+    if spec.workers == 1:
+        run_worker(overrides, sweep_run_id)
+        return
+    threads = max(1, (os.cpu_count() or 1) // spec.workers)
+    quiet = [*overrides, "trainer.progress=false"]  # N progress bars on one terminal: noise
+    if not is_local_store(cfg.tracking.uri):
+        _spawn(quiet, sweep_run_id, spec.workers, threads)
+        return
+    with local_server(cfg.tracking.uri, cfg.tracking.artifact_root) as uri:
+        _spawn([*quiet, f"tracking.uri={uri}"], sweep_run_id, spec.workers, threads)
+
+
+def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=worker_process, args=(overrides, sweep_run_id, threads))
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+
+
+def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    try:
+        return study.best_trial
+    except ValueError:  # no complete trial
+        return None
+
+
+def _log_results(tracker: RunTracker, run_id: str, study: optuna.Study,
+                 frame: pd.DataFrame) -> None:
+    tracker.log_text(run_id, frame.to_csv(index=False), "trials.csv")
+    for name, figure in optuna_figures(study).items():
+        tracker.log_figure(run_id, figure, f"figures/{name}.png")
+    by_size = loss_by_hidden_size(frame)
+    if by_size is not None:
+        tracker.log_figure(run_id, by_size, "figures/cv_loss_by_hidden_size.png")
+    best = _best_trial(study)
+    if best is not None:
+        tracker.set_tags(run_id, {"best_trial": str(best.number),
+                                  "best_params": str(best.params)})
+        tracker.log_metrics(run_id, {"best_cv_val_loss": best.value})
+
+
+def _refit_best(cfg: Config, spec: SweepConfig, overrides: Sequence[str],
+                best: optuna.trial.FrozenTrial, tracker: RunTracker, sweep_run_id: str,
+                output_dir: Path) -> Evaluation:
+    trial_overrides = [*spec.overrides, *CVObjective.user_overrides(overrides),
+                       *to_overrides(best.params)]
+    best_cfg = compose_config(trial_overrides)
+    epochs = max(1, round(best.user_attrs.get("epochs_to_best", best_cfg.trainer.max_epochs)))
+    name = f"{spec.study_name}-refit-trial{best.number}"
+    with tracker.run(name, parent_id=sweep_run_id,
+                     tags={"rnnaudio.sweep": spec.study_name, "rnnaudio.refit": "true"}) as run_id:
+        tracker.log_params(run_id, {**flatten(dataclasses.asdict(best_cfg)),
+                                    "refit.epochs": epochs, "refit.trial": best.number})
+        test = refit_and_test(best_cfg, epochs, tracker, run_id, output_dir / "refit")
+    tracker.log_metrics(sweep_run_id, {"test_loss": test.loss, "test_acc": test.accuracy,
+                                       "test_f1": test.macro_f1})
+    return test

@@ -1,0 +1,81 @@
+"""A trial: compose the config with the trial's choices, cross-validate, return the mean loss.
+
+Each fold reports the running mean of the fold losses at its own step, so the pruner
+compares trials fold by fold; every fold's loss is kept on the trial as a user attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import optuna
+
+from rnnaudio.compose import compose_config
+from rnnaudio.config import SweepConfig
+from rnnaudio.sweep.space import suggest, to_overrides
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.training.crossval import FoldResult
+from rnnaudio.training.run import train
+
+STUDY_TAG, TRIAL_TAG, STATE_TAG = "optuna.study", "optuna.trial", "optuna.state"
+
+
+def trial_tags(study_name: str, number: int) -> dict[str, str]:
+    return {STUDY_TAG: study_name, TRIAL_TAG: str(number)}
+
+
+class CVObjective:
+    """``objective(trial) -> mean validation loss over folds`` for ``study.optimize``."""
+
+    def __init__(self, spec: SweepConfig, overrides: Sequence[str], sweep_run_id: str) -> None:
+        self.spec = spec
+        self.overrides = list(overrides)
+        self.sweep_run_id = sweep_run_id
+
+    @staticmethod
+    def user_overrides(overrides: Sequence[str]) -> list[str]:
+        """The command line's overrides minus the sweep's own keys, which configure the study."""
+        return [o for o in overrides if not o.lstrip("+~").startswith("sweep")]
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        choices = suggest(trial, self.spec.space)
+        cfg = compose_config([*self.spec.overrides, *self.overrides, *to_overrides(choices)])
+        cfg.tracking.run_name = f"{self.spec.study_name}-trial{trial.number}"
+        tags = trial_tags(self.spec.study_name, trial.number)
+        tracker = RunTracker(cfg.tracking)
+        try:
+            result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
+                           after_fold=lambda fold, folds: self._report(trial, fold, folds))
+        except Exception:
+            _tag_state(tracker, tags, "FAIL")
+            raise
+        summary = result.summary
+        trial.set_user_attr("mlflow_run_id", result.parent_run_id)
+        trial.set_user_attr("cv_val_loss_std", summary["cv_val_loss_std"])
+        trial.set_user_attr("cv_val_acc_mean", summary["cv_val_acc_mean"])
+        trial.set_user_attr("n_params", result.folds[0].n_params)
+        trial.set_user_attr("epochs_to_best", float(np.mean([f.best_epoch + 1
+                                                             for f in result.folds])))
+        state = "PRUNED" if result.stopped_early else "COMPLETE"
+        tracker.set_tags(result.parent_run_id, {STATE_TAG: state})
+        if result.stopped_early:
+            raise optuna.TrialPruned(f"pruned after {len(result.folds)} folds")
+        return summary["cv_val_loss_mean"]
+
+    @staticmethod
+    def _report(trial: optuna.Trial, fold: FoldResult, folds: list[FoldResult]) -> bool:
+        trial.set_user_attr(f"fold{fold.fold}_val_loss", fold.evaluation.loss)
+        trial.report(float(np.mean([f.evaluation.loss for f in folds])), step=fold.fold)
+        return trial.should_prune()
+
+
+def _tag_state(tracker: RunTracker, tags: dict[str, str], state: str) -> None:
+    """Tags the trial's run (found by its tags: the failure may precede any return value)."""
+    for run in trial_runs(tracker, tags):
+        tracker.set_tags(run.info.run_id, {STATE_TAG: state})
+
+
+def trial_runs(tracker: RunTracker, tags: dict[str, str]) -> list:
+    query = " and ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
+    return tracker.client.search_runs([tracker.experiment_id], filter_string=query)

@@ -1,0 +1,83 @@
+"""The Optuna study behind a sweep: storage with heartbeats, sampler, pruner, trial budget.
+
+Workers on one machine or many share one study through its storage URL. A worker that
+dies stops beating; after ``grace_period`` its trial is failed and re-queued
+(``RetryHeartbeatStaleTrialCallback``). ``n_trials`` counts finished trials across every worker
+and every restart, not per process.
+"""
+
+from __future__ import annotations
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from rnnaudio.config import ConfigError, SweepConfig
+from rnnaudio.sweep.space import grid, grid_size
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def open_storage(spec: SweepConfig) -> RDBStorage:
+    """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats and retries."""
+    if "://" not in spec.storage:
+        raise ConfigError(
+            f"sweep.storage={spec.storage!r} is not a database URL; give e.g. "
+            "sqlite:///optuna.db or postgresql://user@host/db"
+        )
+    engine_kwargs = {}
+    if spec.storage.startswith("sqlite"):
+        # Local workers share the file: wait for its write lock rather than fail at once.
+        engine_kwargs = {"connect_args": {"timeout": 120}}
+    return RDBStorage(
+        spec.storage,
+        engine_kwargs=engine_kwargs,
+        heartbeat_interval=spec.heartbeat_interval,
+        grace_period=spec.grace_period,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry),
+    )
+
+
+def make_sampler(spec: SweepConfig) -> optuna.samplers.BaseSampler:
+    if spec.sampler == "grid":
+        return optuna.samplers.GridSampler(grid(spec.space), seed=spec.seed)
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=spec.seed)
+    # Optuna 5's defaults: multivariate TPE with the constant liar for parallel workers.
+    return optuna.samplers.TPESampler(seed=spec.seed)
+
+
+def make_pruner(spec: SweepConfig, folds: int) -> optuna.pruners.BasePruner:
+    """Pruners see one step per fold: the running mean of the folds so far."""
+    if spec.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=spec.pruner_startup_trials,
+                                           n_warmup_steps=spec.pruner_warmup_folds)
+    if spec.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=folds)
+    if spec.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(spec: SweepConfig, folds: int) -> optuna.Study:
+    """Creates the study, or loads it when it exists: running again resumes it."""
+    return optuna.create_study(
+        storage=open_storage(spec),
+        study_name=spec.study_name,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec, folds),
+        direction="minimize",
+        load_if_exists=True,
+    )
+
+
+def trial_budget(spec: SweepConfig) -> int | None:
+    """Finished trials the sweep asks for; a grid never asks for more than its points."""
+    if spec.sampler == "grid":
+        size = grid_size(spec.space)
+        return size if spec.n_trials is None else min(spec.n_trials, size)
+    return spec.n_trials
+
+
+def count(study: optuna.Study, *states: TrialState) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))

@@ -1,0 +1,82 @@
+"""One sweep worker: run trials until the study's global budget or the deadline is reached.
+
+Every worker, on this machine or another, runs this same loop against the same storage.
+Trials are created one at a time so that a worker never starts a trial the budget no
+longer needs; a worker whose budget is met by trials still running elsewhere waits for
+them, so a trial of a dead worker is failed by its stale heartbeat, re-queued, and run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+import optuna
+from optuna.storages import fail_stale_trials
+from optuna.trial import TrialState
+
+from rnnaudio.compose import compose_config
+from rnnaudio.sweep.objective import STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
+from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
+from rnnaudio.tracking.runs import RunTracker
+
+log = logging.getLogger(__name__)
+
+
+def budget_met(study: optuna.Study, budget: int | None) -> bool:
+    return budget is not None and count(study, *FINISHED) >= budget
+
+
+def others_will_meet_it(study: optuna.Study, budget: int | None) -> bool:
+    """True when trials already running would meet the budget if they finish."""
+    if budget is None or count(study, TrialState.WAITING):
+        return False
+    return count(study, *FINISHED) + count(study, TrialState.RUNNING) >= budget
+
+
+def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None = None) -> None:
+    """Runs trials of the sweep composed from ``overrides`` (which select ``+sweep=``)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    cfg = compose_config(overrides)
+    spec = cfg.sweep
+    assert spec is not None
+    study = open_study(spec, cfg.cv.folds)
+    tracker = RunTracker(cfg.tracking)
+    budget = trial_budget(spec)
+    deadline = time.monotonic() + spec.timeout if spec.timeout is not None else float("inf")
+    objective = CVObjective(spec, CVObjective.user_overrides(overrides), sweep_run_id)
+    while not budget_met(study, budget) and time.monotonic() < deadline:
+        fail_stale_trials(study)
+        close_orphan_runs(study, tracker)
+        if others_will_meet_it(study, budget):
+            time.sleep(min(spec.heartbeat_interval, 5))
+            continue
+        # Any exception fails this trial only; the sweep goes on (a NaN loss, say).
+        study.optimize(objective, n_trials=1, catch=(Exception,))
+    close_orphan_runs(study, tracker)
+
+
+def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
+    """Ends MLflow runs left RUNNING by a killed worker once Optuna has failed their trial."""
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    query = f"tags.`{STUDY_TAG}` = '{study.study_name}' and attributes.status = 'RUNNING'"
+    for run in tracker.client.search_runs([tracker.experiment_id], filter_string=query):
+        if TRIAL_TAG not in run.data.tags:
+            continue
+        number = int(run.data.tags[TRIAL_TAG])
+        if states.get(number) == TrialState.FAIL:
+            tracker.set_tags(run.info.run_id, {STATE_TAG: "FAIL"})
+            tracker.client.set_terminated(run.info.run_id, "KILLED")
+            log.warning("run %s of trial %s ended as KILLED (worker died)",
+                        run.info.run_id, number)
+
+
+def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> None:
+    """Entry point of a spawned local worker process."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    run_worker(overrides, sweep_run_id, threads)

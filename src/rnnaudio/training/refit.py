@@ -1,0 +1,48 @@
+"""The last step of model selection: refit the chosen config on all of train+validation
+for a fixed number of epochs, then evaluate it once on the held-out test split."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from pytorch_lightning.loggers import MLFlowLogger
+
+from rnnaudio.config import Config
+from rnnaudio.data.datamodule import FoldDataModule, batch_loader
+from rnnaudio.data.prepare import labelled_features
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.training.crossval import build_model
+from rnnaudio.training.evaluate import Evaluation, evaluate
+from rnnaudio.training.figures import confusion_figure
+from rnnaudio.training.module import ClassificationModule
+from rnnaudio.training.trainer import build_trainer
+
+
+def refit_and_test(
+    cfg: Config, epochs: int, tracker: RunTracker, run_id: str, work_dir: Path
+) -> Evaluation:
+    """Trains on every non-test clip for ``epochs`` epochs (no early stopping: there is no
+    validation data left), logs to ``run_id``, and returns the test-split evaluation."""
+    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
+    split = data.manifest["split"].to_numpy()
+    train_rows, test_rows = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
+    model = build_model(cfg, data, train_rows)
+    module = ClassificationModule(model, len(data.classes), lr=cfg.trainer.lr,
+                                  weight_decay=cfg.trainer.weight_decay)
+    datamodule = FoldDataModule(data.features, data.labels, train_rows, train_rows[:0],
+                                cfg.trainer.batch_size, cfg.seed)
+    trainer_cfg = dataclasses.replace(cfg.trainer, max_epochs=epochs)
+    logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
+    trainer = build_trainer(trainer_cfg, logger, [], work_dir, validate=False)
+    trainer.fit(module, datamodule)
+    trainer.save_checkpoint(work_dir / "refit.ckpt")
+    tracker.log_file(run_id, work_dir / "refit.ckpt", "checkpoints")
+    test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size)
+    result = evaluate(module.model, test_loader, len(data.classes))
+    tracker.log_metrics(run_id, {"test_loss": result.loss, "test_acc": result.accuracy,
+                                 "test_f1": result.macro_f1, "test_clips": len(test_rows)})
+    tracker.log_figure(run_id, confusion_figure(result.confusion, data.classes, "test split"),
+                       "figures/test_confusion_matrix.png")
+    return result

@@ -1,0 +1,73 @@
+import optuna
+import pytest
+
+from rnnaudio.compose import compose_config
+from rnnaudio.config import ConfigError, SearchParam, SweepConfig
+from rnnaudio.sweep.space import grid, grid_size, suggest, to_overrides
+
+
+def space() -> dict[str, SearchParam]:
+    return {
+        "model.cell": SearchParam(type="categorical", choices=["rnn", "lstm", "gru"]),
+        "model.hidden_size": SearchParam(type="int", low=16, high=256, log=True),
+        "trainer.lr": SearchParam(type="float", low=1e-4, high=1e-2, log=True),
+        "model.bidirectional": SearchParam(type="categorical", choices=[False, True]),
+    }
+
+
+def test_suggestions_stay_inside_the_space():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        choice = suggest(trial, space())
+        assert choice["model.cell"] in ("rnn", "lstm", "gru")
+        assert 16 <= choice["model.hidden_size"] <= 256
+        assert isinstance(choice["model.hidden_size"], int)
+        assert 1e-4 <= choice["trainer.lr"] <= 1e-2
+        study.tell(trial, 0.0)
+
+
+def test_choices_become_overrides_that_compose():
+    choice = {"model.cell": "gru", "model.hidden_size": 48, "trainer.lr": 0.00123,
+              "model.bidirectional": True}
+    cfg = compose_config(to_overrides(choice))
+    assert (cfg.model.cell, cfg.model.hidden_size, cfg.trainer.lr, cfg.model.bidirectional) == (
+        "gru", 48, 0.00123, True)
+
+
+def test_grid_enumerates_categorical_and_stepped_int_dimensions():
+    g = {"model.cell": SearchParam(choices=["rnn", "gru"]),
+         "model.hidden_size": SearchParam(type="int", low=32, high=96, step=32)}
+    assert grid(g) == {"model.cell": ["rnn", "gru"], "model.hidden_size": [32, 64, 96]}
+    assert grid_size(g) == 6
+
+
+def test_grid_refuses_a_continuous_dimension():
+    with pytest.raises(ConfigError, match=r"sweep.space.trainer.lr: sweep.sampler=grid needs"):
+        grid({"trainer.lr": SearchParam(type="float", low=1e-4, high=1e-2)})
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        (SearchParam(type="categorical"), "sweep.space.k.choices is empty"),
+        (SearchParam(type="int", low=5, high=5), "a int dimension needs numbers with low < high"),
+        (SearchParam(type="float", low=0, high=1, log=True), "a log scale needs low > 0"),
+        (SearchParam(type="normal"), "sweep.space.k.type='normal' is not one of"),
+    ],
+)
+def test_bad_dimensions_are_one_line_errors(param, message):
+    with pytest.raises(ConfigError, match=message):
+        SweepConfig(space={"k": param})
+
+
+def test_the_shipped_specs_compose():
+    for name in ("hidden_size", "demo"):
+        cfg = compose_config([f"+sweep={name}"])
+        assert cfg.sweep is not None and cfg.sweep.study_name == name
+        assert set(cfg.sweep.space) == {"model.cell", "model.hidden_size"}
+
+
+def test_a_spec_needs_trials_or_a_timeout():
+    with pytest.raises(ConfigError, match=r"sweep.n_trials=null and sweep.timeout=null"):
+        compose_config(["+sweep=demo", "sweep.n_trials=null"])
