@@ -30,6 +30,7 @@ space:
 {space}
 """
 CELLS = "  model.cell: {type: categorical, choices: [rnn, gru]}"
+CELLS_SIZES = CELLS + "\n  model.hidden_size: {type: categorical, choices: [12]}"
 LRS = "  trainer.lr: {type: categorical, choices: [0.003, 1.0e-7, 1.0e+30]}"
 
 
@@ -58,7 +59,7 @@ def states(study) -> list[TrialState]:
 
 
 def test_a_sweep_nests_sweep_trial_fold_in_mlflow_and_refits_the_best(bench):
-    name = tiny(bench, "nest", refit="true")
+    name = tiny(bench, "nest", refit="true", space=CELLS_SIZES)
     result = bench.run(name)
     assert "open optuna-dashboard" in result.stdout and "test split: accuracy" in result.stdout
 
