@@ -166,7 +166,7 @@ def test_the_pruner_stops_a_clearly_worse_trial_after_its_first_fold(bench):
 
 
 def test_a_diverging_trial_fails_and_the_sweep_goes_on(bench):
-    name = tiny(bench, "nan", n_trials=2, sampler="random", space=LRS)
+    name = tiny(bench, "diverge", n_trials=2, sampler="random", space=LRS)
     _enqueue(bench, name, [1e30, 0.003, 0.003])
     bench.run(name)
     study = load(bench, name)
