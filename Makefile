@@ -10,7 +10,8 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	touch $(STAMP)
 
 setup: $(STAMP)
-	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || bash scripts/setup.sh
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null \
+		&& ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || bash scripts/setup.sh
 
 demo: setup
 	$(BIN)/rnnaudio train model=lstm cv.folds=3 trainer.max_epochs=15 tracking.experiment=demo

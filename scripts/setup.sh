@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Sets up a fresh clone: Debian's text-to-speech engines for the embedded corpus (when
-# missing), a virtual environment in .venv, and the package with its dev tools.
+# Sets up a fresh clone: Debian's text-to-speech engines for the embedded corpus and the
+# PostgreSQL server the distributed-sweep tests start on loopback (each only when missing),
+# a virtual environment in .venv, and the package with its dev tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v flite >/dev/null 2>&1 || missing+=(flite)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
