@@ -14,7 +14,7 @@ setup: $(STAMP)
 		&& ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || bash scripts/setup.sh
 
 demo: setup
-	$(BIN)/rnnaudio train model=lstm cv.folds=3 trainer.max_epochs=15 tracking.experiment=demo
+	$(BIN)/rnnaudio sweep sweep=demo
 
 test: setup
 	$(BIN)/pytest
