@@ -25,13 +25,18 @@ usage: rnnaudio <command> [key=value ...] [--cfg job] [--help] [-m]
 commands:
   train        cross-validate one config; runs land in MLflow (tracking.uri)
   sweep        an Optuna study over config keys by cross-validated loss (sweep=<spec>)
+  run          every row and seed of a paper table or study (experiment=<name>)
+  report       tables (Markdown, LaTeX, CSV) and figures from MLflow runs
   data synth   generate the embedded synth_commands corpus at dataset.root
 
 examples:
   rnnaudio train model=gru model.hidden_size=96 cv.folds=5 trainer.max_epochs=20
   rnnaudio train -m model=rnn,lstm,gru model.hidden_size=32,64
   rnnaudio train --cfg job
-  rnnaudio sweep sweep=hidden_size sweep.n_trials=30 sweep.workers=2"""
+  rnnaudio sweep sweep=hidden_size sweep.n_trials=30 sweep.workers=2
+  rnnaudio run experiment=seed_cells
+  rnnaudio report experiment=seed_cells
+  rnnaudio report report.group_by=[model.cell,model.hidden_size]"""
 
 # Flags that hand control to Hydra itself (help, printing, multirun) rather than run one job.
 HYDRA_FLAGS = {
@@ -87,18 +92,45 @@ def sweep_job(cfg: DictConfig) -> None:
     print_sweep_result(run_sweep(overrides, _output_dir()))
 
 
+def run_job(cfg: DictConfig) -> None:
+    from rnnaudio.experiment.runner import run_experiment
+
+    validated(cfg)
+    overrides = list(HydraConfig.get().overrides.task)
+    runs = run_experiment(overrides, _output_dir())
+    skipped = sum(run.skipped for run in runs)
+    print(f"{len(runs) - skipped} row runs done, {skipped} finished earlier and skipped")
+    report_job(cfg)
+
+
+def report_job(cfg: DictConfig) -> None:
+    from rnnaudio.report.build import build_report
+    from rnnaudio.report.console import print_report
+
+    print_report(build_report(validated(cfg)))
+
+
 JOBS: dict[str, Callable[[DictConfig], None]] = {
-    "train": train_job, "sweep": sweep_job, "data synth": synth_job,
+    "train": train_job, "sweep": sweep_job, "run": run_job, "report": report_job,
+    "data synth": synth_job,
 }
 DEFAULT_SWEEP = "hidden_size"
 
 
-def _sweep_overrides(overrides: list[str]) -> list[str]:
-    """``sweep=<name>`` selects a spec from ``sweeps/``; the group is optional in ``train``."""
-    chosen = [o for o in overrides if o.startswith("sweep=")]
-    rest = [o for o in overrides if not o.startswith("sweep=")]
-    name = chosen[-1].split("=", 1)[1] if chosen else DEFAULT_SWEEP
-    return [f"+sweep={name}", *rest]
+def _select(group: str, overrides: list[str], default: str | None) -> list[str]:
+    """``<group>=<name>`` picks a spec; the group is optional in ``train``, hence ``+``."""
+    chosen = [o for o in overrides if o.startswith(f"{group}=")]
+    rest = [o for o in overrides if not o.startswith(f"{group}=")]
+    name = chosen[-1].split("=", 1)[1] if chosen else default
+    if name is None:
+        fail(f"{group}=<name> is required; see experiments/ for the choices")
+    return [f"+{group}={name}", *rest]
+
+
+def _report_overrides(overrides: list[str]) -> list[str]:
+    experiment = [o for o in overrides if o.startswith("experiment=")]
+    selected = _select("experiment", overrides, None) if experiment else overrides
+    return ["+report=default", *selected]
 
 
 def _split_command(args: list[str]) -> tuple[str, list[str]]:
@@ -108,9 +140,13 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
             fail(f"data action {action!r} is not one of: synth")
         return f"data {action}", args[2:]
     if args[0] == "sweep":
-        return "sweep", _sweep_overrides(args[1:])
+        return "sweep", _select("sweep", args[1:], DEFAULT_SWEEP)
+    if args[0] == "run":
+        return "run", _select("experiment", args[1:], None)
+    if args[0] == "report":
+        return "report", _report_overrides(args[1:])
     if args[0] not in JOBS:
-        fail(f"command {args[0]!r} is not one of: train, sweep, data")
+        fail(f"command {args[0]!r} is not one of: train, sweep, run, report, data")
     return args[0], args[1:]
 
 

@@ -17,7 +17,7 @@ from hydra.errors import HydraException, MissingConfigException, OverrideParseEx
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from rnnaudio.config import Config, ConfigError, register_configs, to_config
+from rnnaudio.config import Config, ConfigError, ReportConfig, register_configs, to_config
 
 
 def resource_dir(name: str) -> Path:
@@ -27,34 +27,50 @@ def resource_dir(name: str) -> Path:
 
 
 CONF_DIR = resource_dir("conf")
-SWEEPS_DIR = resource_dir("sweeps")
+
+# Spec groups: studies and tables a user writes and shares, kept beside conf/ rather than
+# inside it (they are not building blocks of a single job). Each folder's <name>.yaml
+# becomes the choice <group>=<name>; the environment variable adds a user's own folders
+# (an environment variable, so spawned workers see them too).
+SPEC_GROUPS: dict[str, tuple[str, str]] = {
+    "sweep": ("sweeps", "RNNAUDIO_SWEEPS"),
+    "experiment": ("experiments", "RNNAUDIO_EXPERIMENTS"),
+}
 
 
-SWEEPS_PATH_VARIABLE = "RNNAUDIO_SWEEPS"
+def spec_dirs(group: str) -> list[Path]:
+    """The shipped folder of ``group``, then those listed in its variable (later ones win)."""
+    folder, variable = SPEC_GROUPS[group]
+    extra = os.environ.get(variable, "")
+    return [resource_dir(folder), *(Path(p) for p in extra.split(os.pathsep) if p)]
 
 
-def sweep_dirs() -> list[Path]:
-    """``sweeps/``, then the folders listed in ``$RNNAUDIO_SWEEPS`` (later ones win)."""
-    extra = os.environ.get(SWEEPS_PATH_VARIABLE, "")
-    return [SWEEPS_DIR, *(Path(p) for p in extra.split(os.pathsep) if p)]
-
-
-def register_sweeps() -> None:
-    """Every ``<dir>/<name>.yaml`` becomes the choice ``sweep=<name>`` of the group ``sweep``.
-
-    The specs live beside ``conf/`` rather than inside it because they are studies a user
-    writes and shares, not building blocks of a single job; ``$RNNAUDIO_SWEEPS`` adds a
-    user's own folders (an environment variable, so spawned workers see them too).
-    """
+def register_specs() -> None:
     store = ConfigStore.instance()
-    for folder in sweep_dirs():
-        for spec in sorted(folder.glob("*.yaml")):
-            store.store(group="sweep", name=spec.stem, node=OmegaConf.load(spec))
+    for group in SPEC_GROUPS:
+        for folder in spec_dirs(group):
+            for spec in sorted(folder.glob("*.yaml")):
+                store.store(group=group, name=spec.stem, node=OmegaConf.load(spec))
 
 
 def register_all() -> None:
     register_configs()
-    register_sweeps()
+    register_specs()
+    ConfigStore.instance().store(group="report", name="default", node=ReportConfig)
+
+
+def merge_overrides(*layers: Sequence[str]) -> list[str]:
+    """Override lists applied in order, the last value of each key winning.
+
+    Hydra refuses a config group chosen twice (``dataset=a dataset=b``), so layers (a
+    spec's defaults, the user's command line, a trial's choices) are merged before composing.
+    """
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for override in layer:
+            merged.pop(override.split("=", 1)[0], None)  # re-insert: order follows the winner
+            merged[override.split("=", 1)[0]] = override
+    return list(merged.values())
 
 
 def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:

@@ -274,6 +274,74 @@ class SweepConfig:
 
 
 @dataclass
+class PaperRef:
+    """Where a table's published numbers come from."""
+
+    authors: str = ""
+    year: int | None = None
+    title: str = ""
+    arxiv: str | None = None
+    table: str = ""
+
+
+@dataclass
+class ExperimentRow:
+    """One row of a table: its overrides and, when published, the paper's number for it.
+
+    ``sweep`` names a spec in ``sweeps/`` whose best trial (run on this row's config)
+    supplies the row's remaining choices, e.g. the hidden units of each cell.
+    """
+
+    name: str = MISSING
+    overrides: list[str] = field(default_factory=list)
+    sweep: str | None = None
+    published: float | None = None
+    source: str = ""
+
+
+@dataclass
+class ExperimentConfig:
+    """A paper table (or a study of our own) as data: rows x seeds, each a tracked run.
+
+    Every row runs the k-fold CV of ``rnnaudio train`` on train+validation, then refits on
+    all of it and is scored once on the test split; ``metric`` is the number the table
+    compares (``test_acc``, ``test_loss``, ``cv_val_loss_mean``, ...).
+    """
+
+    METRICS: ClassVar[tuple[str, ...]] = (
+        "test_acc", "test_loss", "test_f1", "cv_val_acc_mean", "cv_val_loss_mean",
+    )
+
+    name: str = MISSING
+    description: str = ""
+    paper: PaperRef | None = None
+    comparable: bool = True  # False: a smoke run, not the paper's corpus or budget
+    metric: str = "test_acc"
+    overrides: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    rows: list[ExperimentRow] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _check_choice("experiment", "metric", self.metric, self.METRICS)
+        if not self.rows:
+            raise ConfigError(f"experiment.rows is empty in experiment {self.name!r}")
+        if not self.seeds:
+            raise ConfigError("experiment.seeds=[] is empty; give at least one seed")
+        names = [row.name for row in self.rows]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"experiment.rows repeat a name: {names}")
+
+
+@dataclass
+class ReportConfig:
+    """``rnnaudio report``: which runs, grouped by which keys, compared on which metric."""
+
+    group_by: list[str] = field(default_factory=lambda: ["model.cell", "model.hidden_size"])
+    metric: str = "cv_val_loss_mean"
+    out_dir: str = "reports"
+
+
+@dataclass
 class Config:
     """The whole composed configuration of one ``rnnaudio`` job."""
 
@@ -284,6 +352,8 @@ class Config:
     cv: CVConfig = field(default_factory=CVConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     sweep: SweepConfig | None = None  # set only by `rnnaudio sweep sweep=<name>`
+    experiment: ExperimentConfig | None = None  # set only by `rnnaudio run experiment=<name>`
+    report: ReportConfig | None = None  # set only by `rnnaudio report`
     seed: int = 0
 
 

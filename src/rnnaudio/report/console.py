@@ -11,6 +11,7 @@ from rnnaudio.report.sweep import sweep_table
 from rnnaudio.training.run import TrainResult
 
 if TYPE_CHECKING:
+    from rnnaudio.report.build import Report
     from rnnaudio.sweep.driver import SweepResult
 
 
@@ -57,3 +58,10 @@ def print_sweep_result(result: SweepResult, console: Console | None = None) -> N
     console.print(f"open the MLflow UI: [bold]{result.ui_command}[/bold]", soft_wrap=True)
     console.print(f"open optuna-dashboard: [bold]optuna-dashboard {result.storage}[/bold]",
                   soft_wrap=True)
+
+
+def print_report(report: Report, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(report.markdown, soft_wrap=True, markup=False, highlight=False)
+    console.print(f"report written to [bold]{report.folder}[/bold] "
+                  "(table.md, table.tex, table.csv, figures/)", soft_wrap=True)

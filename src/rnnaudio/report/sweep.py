@@ -65,8 +65,10 @@ def _number(value: float | None) -> str:
 def loss_by_hidden_size(frame: pd.DataFrame, hidden_key: str = "model.hidden_size",
                         cell_key: str = "model.cell") -> Figure | None:
     """CV loss (mean ± std over folds) against hidden size, one line per cell."""
+    if frame.empty or hidden_key not in frame:
+        return None
     done = frame[frame["state"] == "COMPLETE"]
-    if hidden_key not in done or done.empty:
+    if done.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     groups = done.groupby(cell_key) if cell_key in done else [("all", done)]

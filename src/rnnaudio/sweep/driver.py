@@ -17,7 +17,7 @@ import optuna
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from rnnaudio.compose import compose_config
+from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, SweepConfig
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
 from rnnaudio.sweep.objective import CVObjective
@@ -129,10 +129,9 @@ def _log_results(tracker: RunTracker, run_id: str, study: optuna.Study,
 def _refit_best(cfg: Config, spec: SweepConfig, overrides: Sequence[str],
                 best: optuna.trial.FrozenTrial, tracker: RunTracker, sweep_run_id: str,
                 output_dir: Path) -> Evaluation:
-    trial_overrides = [*spec.overrides, *CVObjective.user_overrides(overrides),
-                       *to_overrides(best.params)]
-    best_cfg = compose_config(trial_overrides)
-    epochs = max(1, round(best.user_attrs.get("epochs_to_best", best_cfg.trainer.max_epochs)))
+    best_cfg = compose_config(merge_overrides(spec.overrides, CVObjective.user_overrides(overrides),
+                                              to_overrides(best.params)))
+    epochs = int(best.user_attrs.get("epochs_to_best", best_cfg.trainer.max_epochs))
     name = f"{spec.study_name}-refit-trial{best.number}"
     with tracker.run(name, parent_id=sweep_run_id,
                      tags={"rnnaudio.sweep": spec.study_name, "rnnaudio.refit": "true"}) as run_id:

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 import numpy as np
 import optuna
 
-from rnnaudio.compose import compose_config
+from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import SweepConfig
 from rnnaudio.sweep.space import suggest, to_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.crossval import FoldResult
+from rnnaudio.training.refit import epochs_to_best
 from rnnaudio.training.run import train
 
 STUDY_TAG, TRIAL_TAG, STATE_TAG = "optuna.study", "optuna.trial", "optuna.state"
@@ -40,7 +41,8 @@ class CVObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         choices = suggest(trial, self.spec.space)
-        cfg = compose_config([*self.spec.overrides, *self.overrides, *to_overrides(choices)])
+        cfg = compose_config(merge_overrides(self.spec.overrides, self.overrides,
+                                             to_overrides(choices)))
         cfg.tracking.run_name = f"{self.spec.study_name}-trial{trial.number}"
         tags = trial_tags(self.spec.study_name, trial.number)
         tracker = RunTracker(cfg.tracking)
@@ -55,8 +57,7 @@ class CVObjective:
         trial.set_user_attr("cv_val_loss_std", summary["cv_val_loss_std"])
         trial.set_user_attr("cv_val_acc_mean", summary["cv_val_acc_mean"])
         trial.set_user_attr("n_params", result.folds[0].n_params)
-        trial.set_user_attr("epochs_to_best", float(np.mean([f.best_epoch + 1
-                                                             for f in result.folds])))
+        trial.set_user_attr("epochs_to_best", epochs_to_best([f.best_epoch for f in result.folds]))
         state = "PRUNED" if result.stopped_early else "COMPLETE"
         tracker.set_tags(result.parent_run_id, {STATE_TAG: state})
         if result.stopped_early:

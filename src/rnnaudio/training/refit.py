@@ -20,6 +20,11 @@ from rnnaudio.training.module import ClassificationModule
 from rnnaudio.training.trainer import build_trainer
 
 
+def epochs_to_best(best_epochs: list[int]) -> int:
+    """Epochs for the refit: the mean over folds of the epochs their best checkpoints took."""
+    return max(1, round(sum(epoch + 1 for epoch in best_epochs) / len(best_epochs)))
+
+
 def refit_and_test(
     cfg: Config, epochs: int, tracker: RunTracker, run_id: str, work_dir: Path
 ) -> Evaluation:

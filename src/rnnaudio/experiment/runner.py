@@ -1,0 +1,111 @@
+"""``rnnaudio run experiment=<name>``: every row of a table, every seed, each a tracked run.
+
+A row x seed is one ``train`` (k-fold CV on train+validation) followed by a refit on all of
+train+validation and one evaluation on the test split, logged into the same MLflow run.
+Runs are tagged with the experiment, row and seed; a row x seed whose run finished with its
+metric is skipped, so running the command again resumes a crashed experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnaudio.compose import compose_config, merge_overrides
+from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
+from rnnaudio.sweep.space import to_overrides
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.training.refit import epochs_to_best, refit_and_test
+from rnnaudio.training.run import train
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnnaudio.seed"
+COMPARABLE_TAG = "rnnaudio.comparable"
+
+
+def _corpus_changed(user_overrides: Sequence[str]) -> bool:
+    """A user who swaps the corpus (a smoke run on the embedded one) is not reproducing."""
+    return any(o.split("=", 1)[0] in ("dataset", "dataset.name") for o in user_overrides)
+
+
+@dataclass(frozen=True)
+class RowRun:
+    row: str
+    seed: int
+    run_id: str
+    skipped: bool
+
+
+def row_tags(experiment: str, row: str, seed: int) -> dict[str, str]:
+    return {EXPERIMENT_TAG: experiment, ROW_TAG: row, SEED_TAG: str(seed)}
+
+
+def finished_run(tracker: RunTracker, tags: dict[str, str], metric: str) -> str | None:
+    """The id of a FINISHED run with these tags that recorded ``metric``, if any."""
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    for run in tracker.client.search_runs([tracker.experiment_id],
+                                          filter_string=f"{query} and attributes.status = "
+                                          "'FINISHED'"):
+        if metric in run.data.metrics:
+            return run.info.run_id
+    return None
+
+
+def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
+    """Runs every missing row x seed of the experiment composed from ``overrides``."""
+    cfg = compose_config(overrides)
+    experiment = cfg.experiment
+    assert experiment is not None
+    user = [o for o in overrides if not o.lstrip("+~").startswith("experiment")]
+    tracker = RunTracker(cfg.tracking)
+    runs: list[RowRun] = []
+    for row in experiment.rows:
+        base = merge_overrides(experiment.overrides, row.overrides, user)
+        pending = []
+        for seed in experiment.seeds:
+            done = finished_run(tracker, row_tags(experiment.name, row.name, seed),
+                                experiment.metric)
+            if done is None:
+                pending.append(seed)
+            else:
+                log.info("%s seed %d: finished earlier (run %s), skipped", row.name, seed, done)
+                runs.append(RowRun(row.name, seed, done, skipped=True))
+        if not pending:
+            continue
+        choices = _row_choices(experiment, row, base, output_dir)
+        for seed in pending:
+            row_cfg = compose_config(merge_overrides(base, choices, [f"seed={seed}"]))
+            row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
+            tags = {**row_tags(experiment.name, row.name, seed),
+                    COMPARABLE_TAG: str(experiment.comparable and not _corpus_changed(user))}
+            run_id = _run_row(row_cfg, tags, tracker, output_dir / row.name / f"seed{seed}")
+            runs.append(RowRun(row.name, seed, run_id, skipped=False))
+    return runs
+
+
+def _run_row(cfg: Config, tags: dict[str, str], tracker: RunTracker, work: Path) -> str:
+    result = train(cfg, work / "cv", tags=tags)
+    epochs = epochs_to_best([fold.best_epoch for fold in result.folds])
+    # The refit logs into the row's run; it only counts as finished with its test metrics.
+    with tracker.run("", resume_id=result.parent_run_id) as run_id:
+        tracker.log_params(run_id, {"refit.epochs": epochs})
+        refit_and_test(cfg, epochs, tracker, run_id, work / "refit")
+    return result.parent_run_id
+
+
+def _row_choices(experiment: ExperimentConfig, row: ExperimentRow, base: list[str],
+                 output_dir: Path) -> list[str]:
+    """The row's remaining choices from the best trial of its sweep (none without one)."""
+    if row.sweep is None:
+        return []
+    from rnnaudio.sweep.driver import run_sweep  # a sweep per row is the exception
+
+    study = f"{experiment.name}-{row.name}"
+    overrides = [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
+    result = run_sweep(overrides, output_dir / row.name / "sweep")
+    if result.best is None:
+        raise RuntimeError(f"the sweep of row {row.name!r} completed no trial")
+    return to_overrides(result.best.params)

@@ -1,0 +1,117 @@
+"""``rnnaudio report``: a folder with Markdown, LaTeX and CSV tables and figures, from MLflow.
+
+For an experiment (``experiment=<name>``) the rows are the file's rows, beside the published
+numbers; for anything else (a sweep, plain runs) runs are grouped by ``report.group_by``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rnnaudio.config import Config, ExperimentConfig, ReportConfig
+from rnnaudio.report.sweep import loss_by_hidden_size
+from rnnaudio.report.tables import aggregate, experiment_table, runs_frame, to_latex, to_markdown
+from rnnaudio.tracking.runs import RunTracker
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    table: pd.DataFrame
+    folder: Path
+    markdown: str
+
+
+def build_report(cfg: Config) -> Report:
+    report = cfg.report or ReportConfig()
+    tracker = RunTracker(cfg.tracking)
+    if cfg.experiment is not None:
+        name, table, figures, caption = _experiment(tracker, cfg.experiment)
+    else:
+        name, table, figures = _grouped(tracker, report, cfg.tracking.experiment)
+        caption = f"{report.metric} by {', '.join(report.group_by)}"
+    folder = Path(report.out_dir) / name
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    markdown = to_markdown(table)
+    (folder / "table.md").write_text(f"{caption}\n\n{markdown}")
+    (folder / "table.tex").write_text(to_latex(table, caption))
+    table.to_csv(folder / "table.csv", index=False)
+    for figure_name, figure in figures.items():
+        figure.savefig(folder / "figures" / f"{figure_name}.png", dpi=120)
+        plt.close(figure)
+    return Report(name, table, folder, markdown)
+
+
+def _caption(experiment: ExperimentConfig) -> str:
+    paper = experiment.paper
+    source = f"{paper.authors} ({paper.year}), {paper.table}" if paper else "our own study"
+    note = "" if experiment.comparable else " Not comparable: smoke run, not the paper's setup."
+    return f"{experiment.name}: {experiment.metric} per row, mean ± std over seeds; {source}.{note}"
+
+
+def _experiment(tracker: RunTracker, experiment: ExperimentConfig):
+    frame = runs_frame(tracker.client, tracker.experiment_id,
+                       f"tags.`rnnaudio.experiment` = '{experiment.name}'")
+    table = experiment_table(frame, experiment)
+    if "tags.rnnaudio.comparable" in frame and (frame["tags.rnnaudio.comparable"] == "False").any():
+        experiment = dataclasses.replace(experiment, comparable=False)
+    figures = {"rows": bars_figure(table, experiment.metric)}
+    name = experiment.name if experiment.comparable else f"{experiment.name}-not-comparable"
+    trials = runs_frame(tracker.client, tracker.experiment_id,
+                        f"tags.`optuna.study` LIKE '{experiment.name}-%'")
+    by_size = loss_by_hidden_size(_hidden_size_frame(trials))
+    if by_size is not None:
+        figures["cv_loss_by_hidden_size"] = by_size
+    return name, table, figures, _caption(experiment)
+
+
+def _grouped(tracker: RunTracker, report: ReportConfig, name: str):
+    frame = runs_frame(tracker.client, tracker.experiment_id)
+    keys = [f"params.{key}" for key in report.group_by]
+    missing = [k for k in keys if k not in frame]
+    table = aggregate(frame.dropna(subset=[k for k in keys if k in frame]) if not missing
+                      else frame.iloc[0:0], keys, report.metric)
+    table = table.rename(columns={f"params.{key}": key for key in report.group_by})
+    figures = {}
+    by_size = loss_by_hidden_size(_hidden_size_frame(frame))
+    if by_size is not None:
+        figures["cv_loss_by_hidden_size"] = by_size
+    return name, table, figures
+
+
+def _hidden_size_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs with a CV loss as the frame ``loss_by_hidden_size`` plots (one line per cell)."""
+    needed = ["params.model.cell", "params.model.hidden_size", "metrics.cv_val_loss_mean"]
+    if runs.empty or any(c not in runs for c in needed):
+        return pd.DataFrame()
+    runs = runs.dropna(subset=needed)
+    hidden = pd.to_numeric(runs["params.model.hidden_size"], errors="coerce")
+    return pd.DataFrame({
+        "model.cell": runs["params.model.cell"], "model.hidden_size": hidden,
+        "cv_loss_mean": runs["metrics.cv_val_loss_mean"],
+        "cv_loss_std": runs.get("metrics.cv_val_loss_std"), "state": "COMPLETE",
+    }).dropna(subset=["model.hidden_size"])
+
+
+def bars_figure(table: pd.DataFrame, metric: str) -> Figure:
+    """Each row's mean ± std as a bar with error bars; published numbers as black marks."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(table) + 2), 3.5))
+    x = np.arange(len(table))
+    ax.bar(x, table["mean"], yerr=table["std"].fillna(0), capsize=4, color="tab:blue",
+           label="ours")
+    published = table["published"].astype(float)
+    if published.notna().any():
+        ax.scatter(x, published, marker="_", s=400, color="black", zorder=3, label="published")
+    ax.set_xticks(x, table["row"], rotation=30, ha="right")
+    ax.set_ylabel(metric)
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,119 @@
+"""Tables of runs read back from MLflow: aggregation, and Markdown, LaTeX and CSV writers.
+
+Pure functions over DataFrames, so the numbers a report prints can be checked against a
+direct aggregation of the same runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from rnnaudio.config import ExperimentConfig
+
+
+def runs_frame(client: MlflowClient, experiment_id: str, filter_string: str = "") -> pd.DataFrame:
+    """Finished runs as rows: ``run_id``, ``tags.*``, ``params.*``, ``metrics.*`` columns."""
+    query = "attributes.status = 'FINISHED'"
+    if filter_string:
+        query = f"{filter_string} and {query}"
+    rows = []
+    for run in _all_runs(client, experiment_id, query):
+        rows.append({
+            "run_id": run.info.run_id,
+            **{f"tags.{k}": v for k, v in run.data.tags.items()},
+            **{f"params.{k}": v for k, v in run.data.params.items()},
+            **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
+        })
+    return pd.DataFrame(rows)
+
+
+def _all_runs(client: MlflowClient, experiment_id: str, query: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], filter_string=query, max_results=1000,
+                                  page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
+    """Mean, std (over seeds or trials, ddof=1; 0 for a single run), count, params per group."""
+    column = f"metrics.{metric}"
+    frame = frame[frame[column].notna()] if column in frame else frame.iloc[0:0]
+    if frame.empty:
+        return pd.DataFrame(columns=[*by, "n", "mean", "std", "n_params"])
+    grouped = frame.groupby(list(by), sort=False)
+    out = grouped[column].agg(["count", "mean", "std"]).rename(columns={"count": "n"})
+    out["std"] = out["std"].fillna(0.0)
+    out["n_params"] = grouped["params.n_params"].first() if "params.n_params" in frame else None
+    return out.reset_index()
+
+
+def experiment_table(frame: pd.DataFrame, experiment: ExperimentConfig) -> pd.DataFrame:
+    """One row per experiment row, in the file's order, beside the published numbers."""
+    stats = aggregate(frame, ["tags.rnnaudio.row"], experiment.metric)
+    stats = stats.set_index("tags.rnnaudio.row")
+    records = []
+    for row in experiment.rows:
+        got = stats.loc[row.name] if row.name in stats.index else None
+        mean = float(got["mean"]) if got is not None else np.nan
+        published = row.published if row.published is not None else np.nan
+        records.append({
+            "row": row.name,
+            "n": int(got["n"]) if got is not None else 0,
+            "mean": mean,
+            "std": float(got["std"]) if got is not None else np.nan,
+            "n_params": got["n_params"] if got is not None else None,
+            "published": published,
+            "difference": mean - published,
+            "source": row.source,
+        })
+    return pd.DataFrame(records)
+
+
+def _cell(value: object, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std merged into one ``mean ± std`` column, everything as text."""
+    shown = table.copy()
+    if {"mean", "std"} <= set(shown.columns):
+        shown.insert(list(shown.columns).index("mean"), "mean ± std",
+                     [f"{_cell(m)} ± {_cell(s)}" for m, s in zip(shown["mean"], shown["std"],
+                                                                   strict=True)])
+        shown = shown.drop(columns=["mean", "std"])
+    return shown.map(_cell)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    shown = _display(table)
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    body = ["| " + " | ".join(row) + " |" for row in shown.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def to_latex(table: pd.DataFrame, caption: str) -> str:
+    """A booktabs table (``\\usepackage{booktabs}``)."""
+    shown = _display(table)
+    escape = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "±": r"$\pm$"})
+    lines = [
+        r"\begin{table}[t]", r"\centering", rf"\caption{{{caption.translate(escape)}}}",
+        r"\begin{tabular}{" + "l" * len(shown.columns) + "}", r"\toprule",
+        " & ".join(c.translate(escape) for c in shown.columns) + r" \\", r"\midrule",
+        *(" & ".join(v.translate(escape) for v in row) + r" \\"
+          for row in shown.itertuples(index=False)),
+        r"\bottomrule", r"\end{tabular}", r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,95 @@
+"""A tiny experiment (two rows, two seeds) end to end, its resume, and its report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+
+RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
+pytestmark = pytest.mark.slow
+
+TINY = """\
+name: tiny
+comparable: true
+metric: test_acc
+seeds: [0, 1]
+overrides: [cv.folds=2, trainer.max_epochs=1]
+rows:
+  - {name: rnn-8, overrides: [model=rnn, model.hidden_size=8], published: 0.5, source: "T1 r1"}
+  - {name: gru-8, overrides: [model=gru, model.hidden_size=8]}
+"""
+
+
+@pytest.fixture
+def workspace(synth_corpus, tmp_path):
+    specs = tmp_path / "experiments"
+    specs.mkdir()
+    (specs / "tiny.yaml").write_text(textwrap.dedent(TINY))
+    env = {**os.environ, "RNNAUDIO_EXPERIMENTS": str(specs)}
+    base = [f"dataset.root={synth_corpus}", f"features.cache_dir={tmp_path / 'cache'}",
+            f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+            f"tracking.artifact_root={tmp_path / 'mlartifacts'}", "trainer.progress=false"]
+
+    def run(command: str, *extra: str) -> subprocess.CompletedProcess:
+        result = subprocess.run([RNNAUDIO, command, "experiment=tiny", *base, *extra],
+                                cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=600, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    return tmp_path, run
+
+
+def row_runs(work: Path):
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
+    try:
+        runs = mlflow.search_runs(experiment_names=["rnnaudio"],
+                                  filter_string="tags.`rnnaudio.experiment` = 'tiny'")
+    finally:
+        mlflow.set_tracking_uri(None)
+    return runs[runs["metrics.test_acc"].notna()]
+
+
+def test_every_row_and_seed_runs_once_and_a_failed_one_is_rerun(workspace):
+    work, run = workspace
+    first = run("run")
+    assert "4 row runs done, 0 finished earlier" in first.stdout
+    runs = row_runs(work)
+    assert sorted(zip(runs["tags.rnnaudio.row"], runs["tags.rnnaudio.seed"], strict=True)) == [
+        ("gru-8", "0"), ("gru-8", "1"), ("rnn-8", "0"), ("rnn-8", "1")]
+    assert set(runs["params.model.hidden_size"]) == {"8"}
+
+    crashed = runs[(runs["tags.rnnaudio.row"] == "gru-8") & (runs["tags.rnnaudio.seed"] == "1")]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    client.set_terminated(crashed["run_id"].iloc[0], "FAILED")
+    again = run("run")
+    assert "1 row runs done, 3 finished earlier and skipped" in again.stdout
+
+
+def test_the_report_equals_a_direct_aggregation_of_the_runs(workspace):
+    work, run = workspace
+    run("run")
+    report = run("report")
+    folder = work / "reports" / "tiny"
+    assert {p.name for p in folder.iterdir()} == {"table.md", "table.tex", "table.csv", "figures"}
+    assert (folder / "figures" / "rows.png").stat().st_size > 0
+    assert "\\toprule" in (folder / "table.tex").read_text()
+
+    import pandas as pd
+
+    table = pd.read_csv(folder / "table.csv")
+    runs = row_runs(work)
+    direct = runs.groupby("tags.rnnaudio.row")["metrics.test_acc"].agg(["mean", "std"])
+    for row in table.itertuples():
+        assert row.mean == pytest.approx(direct.loc[row.row, "mean"], abs=1e-12)
+        assert row.std == pytest.approx(direct.loc[row.row, "std"], abs=1e-12)
+        assert row.n == 2
+    rnn = table.set_index("row").loc["rnn-8"]
+    assert rnn.published == 0.5 and rnn.difference == pytest.approx(rnn["mean"] - 0.5)
+    assert "rnn-8" in report.stdout
