@@ -25,7 +25,7 @@ def test_each_cell_is_a_config_group_choice(cell):
         (["model.cell=transformer"], "model.cell='transformer' is not one of: rnn, lstm, gru"),
         (["model.hidden_size=0"], "model.hidden_size=0 is out of range; valid values are >= 1"),
         (["model.hidden_size=-5"], "model.hidden_size=-5 is out of range"),
-        (["model.hidden_size=abc"], "model.hidden_size: Value 'abc'"),
+        (["model.hidden_size=abc"], "model.hidden_size='abc' is not a positive integer or 'auto'"),
         (["cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
         (["trainer=tpu"], "trainer='tpu' is not one of: auto, cpu, gpu"),
         (["features.kind=wavelet"], "features.kind='wavelet' is not one of: mfcc, logmel"),

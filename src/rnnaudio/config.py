@@ -56,14 +56,50 @@ class SynthConfig:
 class DatasetConfig:
     """A corpus on disk and the classification task read from it."""
 
-    CORPORA: ClassVar[tuple[str, ...]] = ("synth_commands", "speech_commands")
-    TASKS: ClassVar[tuple[str, ...]] = ("12class", "all_words")
+    # Corpus name -> its tasks. One loader per layout lives in rnnaudio/data/corpora/.
+    TASKS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "synth_commands": ("12class", "all_words"),
+        "speech_commands": ("12class", "all_words"),
+        "esc50": ("all", "esc10"),
+        "urbansound8k": ("all",),
+        "fsdd": ("all",),
+        "folder": ("all",),
+    }
+    CORPORA: ClassVar[tuple[str, ...]] = tuple(TASKS)
+    _SPEECH_COMMANDS: ClassVar[str] = (
+        "<word>/<speaker>_nohash_<n>.wav plus validation_list.txt and testing_list.txt"
+    )
+    LAYOUTS: ClassVar[dict[str, str]] = {
+        "synth_commands": _SPEECH_COMMANDS,
+        "speech_commands": _SPEECH_COMMANDS,
+        "esc50": "meta/esc50.csv (filename, fold, target, category) and audio/<filename>",
+        "urbansound8k": "metadata/UrbanSound8K.csv (slice_file_name, fsID, fold, classID, "
+        "class) and audio/fold<fold>/<slice_file_name>",
+        "fsdd": "recordings/<digit>_<speaker>_<index>.wav",
+        "folder": "<root>/<label>/*.wav|flac|ogg, or a .csv file with columns "
+        "path,label[,group][,fold] (paths relative to the csv)",
+    }
+    # What must exist under the root for the layout to be plausible (checked before any work).
+    MARKERS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "speech_commands": ("validation_list.txt", "testing_list.txt"),
+        "esc50": ("meta/esc50.csv", "audio"),
+        "urbansound8k": ("metadata/UrbanSound8K.csv", "audio"),
+        "fsdd": ("recordings",),
+    }
+    LENGTHS: ClassVar[tuple[str, ...]] = ("fixed", "variable")
 
     name: str = "synth_commands"
-    root: str = MISSING  # each corpus YAML sets it; speech_commands needs the user to
+    root: str = MISSING  # each corpus YAML sets it; real corpora need the user to
     task: str = "12class"
-    sample_rate: int = 16000
+    sample_rate: int = 16000  # Hz; every clip is resampled to it before features
+    # fixed: pad/trim every clip to clip_seconds. variable: trim to clip_seconds, keep each
+    # clip's own length and hand it to the model so padding never reaches a prediction.
+    length: str = "fixed"
     clip_seconds: float = 1.0
+    # Predefined folds held out as the test part (never cross-validated), e.g. [5].
+    test_folds: list[int] = field(default_factory=list)
+    # Bad files (undecodable, empty, NaN, ...) are skipped; more than this fraction stops.
+    max_bad_fraction: float = 0.01
     silence_fraction: float = 0.1
     unknown_fraction: float = 0.1
     synth: SynthConfig = field(default_factory=SynthConfig)
@@ -72,21 +108,37 @@ class DatasetConfig:
         _check_choice("dataset", "name", self.name, self.CORPORA)
         if not self.root:
             raise ConfigError(f"dataset.root='' is empty; give the {self.name} corpus folder")
-        _check_choice("dataset", "task", self.task, self.TASKS)
+        _check_choice("dataset", "task", self.task, self.TASKS[self.name])
         _check_range("dataset", "sample_rate", self.sample_rate, 1000)
+        _check_choice("dataset", "length", self.length, self.LENGTHS)
         _check_range("dataset", "clip_seconds", self.clip_seconds, 0.05)
+        if len(set(self.test_folds)) != len(self.test_folds):
+            raise ConfigError(f"dataset.test_folds={list(self.test_folds)} repeats a fold")
+        _check_range("dataset", "max_bad_fraction", self.max_bad_fraction, 0.0, 1.0)
         _check_range("dataset", "silence_fraction", self.silence_fraction, 0.0, 1.0)
         _check_range("dataset", "unknown_fraction", self.unknown_fraction, 0.0, 1.0)
 
     def check_root(self) -> None:
-        """Fails fast, before any work, on a corpus root that does not exist.
+        """Fails fast, before any work, on a corpus root that is absent or in another layout.
 
         The embedded corpus is exempt: it is generated there on first use.
         """
-        if self.name != "synth_commands" and not Path(self.root).is_dir():
+        root = Path(self.root)
+        layout = self.LAYOUTS[self.name]
+        if self.name == "synth_commands":
+            return
+        if self.name == "folder" and root.suffix.lower() == ".csv" and root.is_file():
+            return
+        if not root.is_dir():
             raise ConfigError(
                 f"dataset.root={self.root!r} is not a directory; give the unpacked {self.name} "
-                "folder (<word>/<speaker>_nohash_<n>.wav, validation_list.txt, testing_list.txt)"
+                f"folder ({layout})"
+            )
+        absent = [m for m in self.MARKERS.get(self.name, ()) if not (root / m).exists()]
+        if absent:
+            raise ConfigError(
+                f"dataset.root={self.root!r} is not in the {self.name} layout (no {absent[0]}); "
+                f"expected {layout}"
             )
 
 
@@ -119,25 +171,147 @@ class FeatureConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Augmentation of training-fold batches (never validation or test); all off by default.
+
+    Each transform is switched on by one override (see ``rnnaudio.data.augment``).
+    """
+
+    spec_time_mask: int = 0  # widest SpecAugment time mask, in frames; 0 = off
+    spec_freq_mask: int = 0  # widest SpecAugment frequency mask, in features; 0 = off
+    spec_masks: int = 2  # masks of each kind per clip
+    noise_snr_db: list[float] | None = None  # [low, high] dB, drawn per clip; None = off
+    noise_prob: float = 0.8  # chance a clip gets noise when noise is on
+    noise_dir: str | None = None  # noise files; default: the corpus's _background_noise_
+    time_shift_ms: float = 0.0  # largest shift either way, in ms; 0 = off
+
+    def __post_init__(self) -> None:
+        _check_range("augment", "spec_time_mask", self.spec_time_mask, 0)
+        _check_range("augment", "spec_freq_mask", self.spec_freq_mask, 0)
+        _check_range("augment", "spec_masks", self.spec_masks, 1)
+        if self.noise_snr_db is not None and (
+            len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]
+        ):
+            raise ConfigError(
+                f"augment.noise_snr_db={list(self.noise_snr_db)} is not a range; "
+                "give [low, high] in dB with low <= high, e.g. [0, 20]"
+            )
+        _check_range("augment", "noise_prob", self.noise_prob, 0.0, 1.0)
+        _check_range("augment", "time_shift_ms", self.time_shift_ms, 0.0)
+
+
+@dataclass
+class ConvFrontendConfig:
+    """2-D convolutions over (time, frequency) before the recurrent layers (``frontend=conv``).
+
+    One layer per entry of ``channels``; each strides by ``freq_stride`` in frequency only, so
+    the number of frames (and every padding mask) is unchanged.
+    """
+
+    channels: list[int] = field(default_factory=lambda: [16, 16])
+    kernel_size: int = 3
+    freq_stride: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise ConfigError("model.conv.channels=[] is empty; give one channel count per layer")
+        for channels in self.channels:
+            _check_range("model.conv", "channels", channels, 1)
+        _check_range("model.conv", "kernel_size", self.kernel_size, 1)
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(
+                f"model.conv.kernel_size={self.kernel_size!r} is even; "
+                "only an odd size keeps every frame"
+            )
+        _check_range("model.conv", "freq_stride", self.freq_stride, 1)
+
+
+@dataclass
 class ModelConfig:
-    """Recurrent encoder, pooling over time, linear head."""
+    """(Conv front end), recurrent encoder, (attention), pooling over time, linear head.
+
+    ``hidden_size`` is a positive int, or ``"auto"``: the size whose whole model comes closest
+    to ``param_budget`` parameters. ``attention``: ``none`` reads the states by ``pooling``;
+    ``additive`` and ``dot`` are attention pooling and replace it; ``mhsa`` is a self-attention
+    block over the states, followed by ``pooling``. ``attention_query`` picks the state that
+    ``dot`` projects into its query; ``attention_heads`` applies to ``mhsa``.
+    """
 
     CELLS: ClassVar[tuple[str, ...]] = ("rnn", "lstm", "gru")
     POOLINGS: ClassVar[tuple[str, ...]] = ("last", "mean")
+    ATTENTIONS: ClassVar[tuple[str, ...]] = ("none", "additive", "dot", "mhsa")
+    QUERIES: ClassVar[tuple[str, ...]] = ("last", "middle")
+    FRONTENDS: ClassVar[tuple[str, ...]] = ("none", "conv")
 
     cell: str = "lstm"
-    hidden_size: int = 128
+    hidden_size: Any = 128  # int or "auto"; OmegaConf cannot type a union
+    param_budget: int | None = None
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.1
     pooling: str = "last"
+    attention: str = "none"
+    attention_query: str = "last"
+    attention_heads: int = 4
+    frontend: str = "none"
+    conv: ConvFrontendConfig = field(default_factory=ConvFrontendConfig)
 
     def __post_init__(self) -> None:
         _check_choice("model", "cell", self.cell, self.CELLS)
-        _check_range("model", "hidden_size", self.hidden_size, 1)
+        self._check_hidden_size()
         _check_range("model", "num_layers", self.num_layers, 1)
         _check_range("model", "dropout", self.dropout, 0.0, 0.95)
         _check_choice("model", "pooling", self.pooling, self.POOLINGS)
+        _check_choice("model", "attention", self.attention, self.ATTENTIONS)
+        _check_choice("model", "attention_query", self.attention_query, self.QUERIES)
+        _check_range("model", "attention_heads", self.attention_heads, 1)
+        _check_choice("model", "frontend", self.frontend, self.FRONTENDS)
+        if self.attention == "mhsa" and self.hidden_size != "auto":
+            size = self.hidden_size * (2 if self.bidirectional else 1)
+            if size % self.attention_heads:
+                raise ConfigError(
+                    f"model.attention_heads={self.attention_heads} does not divide the encoder "
+                    f"output size {size}; choose a hidden_size that it divides"
+                )
+
+    def _check_hidden_size(self) -> None:
+        if self.hidden_size == "auto":
+            if self.param_budget is None:
+                raise ConfigError("model.param_budget is required when model.hidden_size=auto")
+            _check_range("model", "param_budget", self.param_budget, 1)
+            return
+        if isinstance(self.hidden_size, bool) or not isinstance(self.hidden_size, int):
+            raise ConfigError(
+                f"model.hidden_size={self.hidden_size!r} is not a positive integer or 'auto'"
+            )
+        _check_range("model", "hidden_size", self.hidden_size, 1)
+        if self.param_budget is not None:
+            raise ConfigError(
+                f"model.param_budget={self.param_budget} needs model.hidden_size=auto "
+                f"(got model.hidden_size={self.hidden_size})"
+            )
+
+
+@dataclass
+class DiagnosticsConfig:
+    """Measurements of a fit beyond its loss: gradient flow over time, attention weights.
+
+    ``grad_flow`` measures ||dLoss/dx_t|| per frame on ``batch_size`` fixed validation clips
+    after each count of completed training epochs in ``epochs``: 0 is the untrained model,
+    -1 the end of the fit (early-stopped or not). ``attention_clips`` validation clips get
+    their attention weights plotted when the model has attention (0 turns that off).
+    """
+
+    grad_flow: bool = False
+    epochs: list[int] = field(default_factory=lambda: [0, -1])
+    batch_size: int = 16
+    attention_clips: int = 4
+
+    def __post_init__(self) -> None:
+        for epoch in self.epochs:
+            _check_range("diagnostics", "epochs", epoch, -1)
+        _check_range("diagnostics", "batch_size", self.batch_size, 1)
+        _check_range("diagnostics", "attention_clips", self.attention_clips, 0)
 
 
 @dataclass
@@ -347,7 +521,9 @@ class Config:
 
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     cv: CVConfig = field(default_factory=CVConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

@@ -8,7 +8,14 @@ import soundfile as sf
 import torch
 
 from rnnaudio.config import ConfigError
-from rnnaudio.data.audio import AudioDecodeError, fit_length, load_clip, read_clip
+from rnnaudio.data.audio import (
+    AudioDecodeError,
+    check_wave,
+    fit_length,
+    load_clip,
+    probe_audio,
+    read_clip,
+)
 
 
 def sine(freq: float, sample_rate: int, seconds: float, amplitude: float = 0.5) -> np.ndarray:
@@ -108,3 +115,61 @@ def test_undecodable_file_raises_one_line_error_naming_it(tmp_path, content):
 def test_missing_file_raises_decode_error(tmp_path):
     with pytest.raises(AudioDecodeError, match=r"nowhere\.wav"):
         load_clip(tmp_path / "nowhere.wav", 0, -1, 16000, 16000)
+
+
+# --- telling bad files apart ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["corrupt", "truncated", "empty", "not_audio"])
+def test_probe_names_the_reason_from_the_header_alone(tmp_path, reason):
+    from miniature import plant
+
+    path = plant(tmp_path / f"{reason}.wav", reason)
+    with pytest.raises(AudioDecodeError) as caught:
+        probe_audio(path)
+    assert caught.value.reason == reason
+    assert caught.value.path == str(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_probe_of_a_missing_file(tmp_path):
+    with pytest.raises(AudioDecodeError) as caught:
+        probe_audio(tmp_path / "absent.flac")
+    assert caught.value.reason == "missing"
+
+
+def test_probe_of_a_wav_with_no_frames_is_empty(tmp_path):
+    path = tmp_path / "silent.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioDecodeError) as caught:
+        probe_audio(path)
+    assert caught.value.reason == "empty"
+
+
+@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_24"), ("FLAC", "PCM_16"),
+                                              ("OGG", "VORBIS")])
+def test_probe_reads_rate_and_length_of_good_files(tmp_path, fmt, subtype):
+    path = tmp_path / f"good.{fmt.lower()}"
+    sf.write(path, sine(300, 22050, 0.5), 22050, format=fmt, subtype=subtype)
+    info = probe_audio(path)
+    assert info.sample_rate == 22050 and info.frames == 11025
+
+
+def test_a_wav_with_an_odd_data_chunk_and_no_pad_byte_is_not_truncated(tmp_path):
+    path = tmp_path / "odd.wav"
+    sf.write(path, np.zeros(1001, dtype=np.float32), 8000, subtype="PCM_U8")
+    data = path.read_bytes()
+    if len(data) % 2 == 0:  # libsndfile wrote the pad byte: drop it, as some writers do
+        path.write_bytes(data[:-1])
+    assert probe_audio(path).frames >= 1000
+
+
+def test_check_wave_rejects_nan_and_clips_shorter_than_a_window():
+    with pytest.raises(AudioDecodeError) as caught:
+        check_wave(torch.tensor([0.0, float("nan"), float("inf")]), "x.wav", 0, 16000)
+    assert caught.value.reason == "non_finite" and "2 NaN or infinite" in str(caught.value)
+    with pytest.raises(AudioDecodeError) as caught:
+        check_wave(torch.zeros(100), "y.wav", 480, 16000)
+    assert caught.value.reason == "too_short"
+    assert "6.2 ms, less than one 30.0 ms analysis window" in str(caught.value)
+    check_wave(torch.zeros(480), "z.wav", 480, 16000)

@@ -17,6 +17,7 @@ import torch
 from rnnaudio.config import ConfigError, FeatureConfig
 from rnnaudio.data.audio import load_clip
 from rnnaudio.data.cache import FeatureCache, cache_key
+from rnnaudio.data.data_report import TooManyBadFilesError
 from rnnaudio.data.features import feature_transform
 
 RATE = 16000
@@ -248,3 +249,114 @@ def test_two_processes_building_one_entry_agree(tmp_path):
     stored = compute(FeatureCache(tmp_path / "cache"), manifest)
     assert torch.equal(stored, results[0])
     assert sorted(p.name for p in cache.cache_dir.iterdir()) == [f"{key(manifest)}.pt"]
+
+
+# --- bad files: skipped, counted, cached with the features -----------------------------------
+
+
+def with_bad_files(manifest: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """The manifest plus one planted file of each bad kind, and one missing, interleaved."""
+    from miniature import PLANTED, plant
+
+    paths = [str(plant(root / f"bad_{reason}.wav", reason)) for reason in PLANTED]
+    paths.append(str(root / "bad_missing.wav"))
+    bad = pd.DataFrame({"path": paths, "label": "a", "speaker": "sx", "split": "train",
+                        "start": 0, "frames": -1})
+    mixed = pd.concat([manifest.iloc[:3], bad, manifest.iloc[3:]], ignore_index=True)
+    mixed.attrs = manifest.attrs
+    return mixed
+
+
+def extract(cache: FeatureCache, manifest: pd.DataFrame, **kwargs):
+    kwargs.setdefault("max_bad_fraction", 1.0)
+    return cache.load_or_extract(manifest, FeatureConfig(), RATE, SAMPLES, progress=False,
+                                 **kwargs)
+
+
+def test_bad_files_are_skipped_and_counted_by_reason(cache, manifest, tmp_path):
+    mixed = with_bad_files(manifest, tmp_path / "audio")
+    cached = extract(cache, mixed)
+    good = [i for i, p in enumerate(mixed.path) if not Path(p).name.startswith("bad_")]
+    assert cached.kept.tolist() == good
+    assert cached.features.shape == (len(good), 101, 40)
+    assert cached.report.counts() == {"missing": 1, "empty": 1, "not_audio": 1, "corrupt": 1,
+                                      "truncated": 1, "non_finite": 1, "too_short": 1}
+    assert cached.report.files == len(mixed) and cached.report.rows_dropped == 7
+    # The good clips' features are those of a clean manifest, row for row.
+    clean = compute(FeatureCache(tmp_path / "clean"), manifest)
+    assert torch.equal(cached.features, clean)
+
+
+def test_a_warm_cache_reports_the_same_without_decoding(cache, manifest, tmp_path):
+    mixed = with_bad_files(manifest, tmp_path / "audio")
+    cold = extract(cache, mixed)
+    warm = extract(FeatureCache(cache.cache_dir), mixed)
+    assert cache.last_hit is False
+    assert warm.report == cold.report
+    assert torch.equal(warm.kept, cold.kept) and torch.equal(warm.features, cold.features)
+
+
+def test_too_many_bad_files_stop_with_their_names_and_store_nothing(cache, manifest, tmp_path):
+    mixed = with_bad_files(manifest, tmp_path / "audio")
+    with pytest.raises(TooManyBadFilesError) as caught:
+        extract(cache, mixed, max_bad_fraction=0.2)
+    message = str(caught.value)
+    assert message.startswith("7 of 13 files are bad (53.8%), more than "
+                              "dataset.max_bad_fraction=0.2: ")
+    assert "bad_missing.wav (missing)" in message and "and 4 more" in message
+    assert not cache.cache_dir.exists() or not any(cache.cache_dir.iterdir())
+
+
+def test_a_stricter_limit_fails_on_a_cache_hit_too(cache, manifest, tmp_path):
+    mixed = with_bad_files(manifest, tmp_path / "audio")
+    extract(cache, mixed, max_bad_fraction=0.6)
+    with pytest.raises(TooManyBadFilesError):
+        extract(cache, mixed, max_bad_fraction=0.5)
+    assert cache.last_hit is True
+
+
+def test_nan_found_only_by_decoding_leaves_no_dead_rows(cache, manifest, tmp_path):
+    from miniature import plant
+
+    nan = str(plant(tmp_path / "audio" / "nan.wav", "non_finite"))
+    rows = pd.concat([manifest, manifest.iloc[:1].assign(path=nan)], ignore_index=True)
+    cached = extract(cache, rows)
+    assert cached.features.shape[0] == len(manifest) == len(cached.kept) == len(cached.lengths)
+    assert cached.features.untyped_storage().nbytes() == cached.features.nbytes
+    stored = torch.load(cache.path_for(cache_key(rows, FeatureConfig(), RATE, SAMPLES)),
+                        weights_only=True)
+    assert stored["features"].untyped_storage().nbytes() == stored["features"].nbytes
+
+
+# --- variable length ------------------------------------------------------------------------
+
+
+def test_variable_length_keeps_each_clips_frames(cache, manifest):
+    fixed = extract(cache, manifest)
+    variable = extract(cache, manifest, variable=True)
+    # Clips last 0.6-1.2 s: lengths follow the audio, time is the longest clip (capped at 1 s).
+    durations = [sf.info(p).duration for p in manifest.path]
+    expected = [1 + min(round(d * RATE), SAMPLES) // 160 for d in durations]
+    assert variable.lengths.tolist() == expected
+    assert variable.features.shape[1] == max(expected)
+    assert (fixed.lengths == 101).all()
+    # The valid frames are the fixed-length features': a clip's features never depend on
+    # the policy or on its batch mates.
+    for i, n in enumerate(expected):
+        assert torch.equal(variable.features[i, :n], fixed.features[i, :n])
+
+
+def test_the_length_policy_is_part_of_the_key(manifest):
+    cfg = FeatureConfig()
+    assert cache_key(manifest, cfg, RATE, SAMPLES, variable=True) != cache_key(
+        manifest, cfg, RATE, SAMPLES
+    )
+
+
+def test_100k_one_second_clips_fit_in_under_a_gibibyte():
+    # What an entry of 100k one-second clips of 101 x 40 MFCC holds: float16 features plus
+    # two int64 vectors. The store is torch.save of exactly these tensors.
+    clips = 100_000
+    features = torch.empty(0, 101, 40, dtype=torch.float16)
+    size = clips * 101 * 40 * features.element_size() + 2 * clips * 8
+    assert size < 2**30

@@ -119,3 +119,35 @@ def test_normalising_with_training_fold_statistics_standardises_it():
 def test_empty_features_are_rejected():
     with pytest.raises(ValueError, match="empty"):
         feature_statistics(torch.empty(0, 101, 40))
+
+
+def test_fold_statistics_match_the_statistics_of_the_copied_rows():
+    from rnnaudio.data.features import fold_statistics
+
+    features = (torch.randn(50, 21, 6, generator=torch.Generator().manual_seed(0)) * 3 + 1).half()
+    rows = torch.tensor([3, 7, 8, 20, 41, 49])
+    mean, std = fold_statistics(features, rows, chunk_elements=21 * 6 * 4)  # several chunks
+    want_mean, want_std = feature_statistics(features[rows])
+    torch.testing.assert_close(mean, want_mean)
+    torch.testing.assert_close(std, want_std)
+
+
+def test_fold_statistics_leave_padding_out():
+    from rnnaudio.data.features import fold_statistics
+
+    features = torch.randn(4, 10, 3, generator=torch.Generator().manual_seed(1))
+    lengths = torch.tensor([10, 4, 7, 1])
+    padded = features.clone()
+    for i, n in enumerate(lengths):
+        padded[i, n:] = 1e4  # whatever lies in the padding must not count
+    mean, std = fold_statistics(padded, torch.arange(4), lengths, chunk_elements=30)
+    valid = torch.cat([features[i, :n] for i, n in enumerate(lengths)])
+    torch.testing.assert_close(mean, valid.double().mean(0).float())
+    torch.testing.assert_close(std, valid.double().std(0, correction=0).float())
+
+
+def test_window_samples_is_the_analysis_window():
+    from rnnaudio.data.features import window_samples
+
+    assert window_samples(FeatureConfig(), 16000) == 480
+    assert window_samples(FeatureConfig(win_ms=25.0), 8000) == 200

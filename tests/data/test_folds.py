@@ -107,3 +107,101 @@ def test_cv_folds_never_touch_the_test_split():
     for train, val in folds:
         assert test_rows.isdisjoint(train) and test_rows.isdisjoint(val)
     assert sorted(r for _, val in folds for r in val) == list(range(8, 48))
+
+
+# --- predefined folds ----------------------------------------------------------------------
+
+
+def predefined(folds: int = 5, per_fold: int = 6, corpus: str = "esc50"):
+    import pandas as pd
+
+    fold = [1 + i // per_fold for i in range(folds * per_fold)]
+    manifest = pd.DataFrame({
+        "label": ["a", "b", "c"] * (folds * per_fold // 3),
+        "speaker": [f"src{i // 2}" for i in range(folds * per_fold)],
+        "split": "train",
+        "fold": fold,
+    })
+    manifest.attrs["corpus"] = corpus
+    return manifest
+
+
+def test_predefined_folds_are_the_cv_folds_exactly():
+    from rnnaudio.data.folds import cv_folds, fold_names, fold_scheme
+
+    manifest = predefined().sample(frac=1, random_state=0).reset_index(drop=True)
+    folds = cv_folds(manifest, 5, seed=123)
+    for name, (train, val) in zip(range(1, 6), folds, strict=True):
+        assert set(manifest.fold[val]) == {name}
+        assert sorted(np.concatenate([train, val])) == list(range(len(manifest)))
+        assert name not in set(manifest.fold[train])
+    assert fold_names(manifest, 5) == ["1", "2", "3", "4", "5"]
+    assert fold_scheme(manifest) == "predefined"
+    # The seed plays no part: the corpus fixed the folds.
+    other = cv_folds(manifest, 5, seed=7)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+
+
+def test_another_k_for_predefined_folds_is_a_one_line_error():
+    from rnnaudio.data.folds import cv_folds
+
+    with pytest.raises(ConfigError) as caught:
+        cv_folds(predefined(), 3, seed=0)
+    assert str(caught.value) == (
+        "cv.folds=3 does not match the 5 predefined folds of esc50; use cv.folds=5"
+    )
+
+
+def test_test_folds_leave_cv_and_shrink_the_expected_k():
+    from rnnaudio.data.folds import cv_folds, fold_names, hold_out_test_folds
+
+    manifest = hold_out_test_folds(predefined(), [5])
+    assert set(manifest.fold[manifest.split == "test"]) == {5}
+    assert (manifest.split[manifest.fold != 5] == "train").all()
+    folds = cv_folds(manifest, 4, seed=0)
+    assert fold_names(manifest, 4) == ["1", "2", "3", "4"]
+    used = np.concatenate([v for _, v in folds])
+    assert 5 not in set(manifest.fold[used])
+    with pytest.raises(ConfigError) as caught:
+        cv_folds(manifest, 5, seed=0)
+    assert str(caught.value) == ("cv.folds=5 does not match the 4 predefined folds of esc50 "
+                                 "left by dataset.test_folds=[5]; use cv.folds=4")
+
+
+@pytest.mark.parametrize(
+    ("test_folds", "message"),
+    [
+        ([6], "dataset.test_folds=[6] names fold 6, not one of the predefined folds of esc50: "
+              "1, 2, 3, 4, 5"),
+        ([1, 2, 3, 4], "dataset.test_folds=[1, 2, 3, 4] leaves 1 of the 5 predefined folds of "
+                       "esc50 to cross-validate; at least 2 are needed"),
+    ],
+)
+def test_bad_test_folds_are_one_line_errors(test_folds, message):
+    from rnnaudio.data.folds import hold_out_test_folds
+
+    with pytest.raises(ConfigError) as caught:
+        hold_out_test_folds(predefined(), test_folds)
+    assert str(caught.value) == message
+
+
+def test_test_folds_need_predefined_folds():
+    from rnnaudio.data.folds import hold_out_test_folds
+
+    manifest = predefined().drop(columns="fold")
+    manifest.attrs["corpus"] = "fsdd"
+    with pytest.raises(ConfigError, match=r"dataset.test_folds=\[1\] needs predefined folds and "
+                                          r"fsdd has none; valid is \[\]"):
+        hold_out_test_folds(manifest, [1])
+    assert hold_out_test_folds(manifest, []) is manifest
+
+
+def test_scheme_names_speaker_disjoint_and_plain_stratified_folds():
+    from rnnaudio.data.folds import fold_names, fold_scheme
+
+    manifest = predefined().drop(columns="fold")
+    assert fold_scheme(manifest) == "speaker_disjoint"
+    assert fold_scheme(manifest.assign(speaker=[str(i) for i in range(len(manifest))])) == (
+        "stratified"
+    )
+    assert fold_names(manifest, 3) == ["0", "1", "2"]

@@ -54,6 +54,9 @@ def test_train_command_records_a_parent_and_a_child_per_fold(synth_corpus, tmp_p
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert "config.yaml" in {a.path for a in client.list_artifacts(parent["run_id"])}
+    assert "data_report.json" in {a.path for a in client.list_artifacts(parent["run_id"])}
+    assert parent["params.data.bad_files"] == "0" and parent["params.data.bad.empty"] == "0"
+    assert parent["params.cv.scheme"] == "speaker_disjoint"
     for run_id in children["run_id"]:
         figures = {a.path for a in client.list_artifacts(run_id, "figures")}
         assert figures == {"figures/confusion_matrix.png", "figures/learning_curves.png"}

@@ -1,8 +1,13 @@
 """On-disk cache of a manifest's features, one float16 tensor file per (manifest, config).
 
-The key hashes the feature config, the target rate and length, and every row's path,
-offsets, size and modification time, so editing a file, the file list or a feature
-field gives a new entry; stale entries are left for the user to delete.
+The key hashes the feature config, the target rate, length and length policy, and every
+row's path, offsets, size and modification time, so editing a file, the file list or a
+feature field gives a new entry; stale entries are left for the user to delete.
+
+An entry holds the features of the *good* rows only, which rows those are, each clip's
+valid frames, and the :class:`DataReport` of the rows that were skipped (see
+:mod:`rnnaudio.data.extract`), so a cache hit reports the same bad files as the run that
+built it without decoding anything.
 """
 
 from __future__ import annotations
@@ -18,20 +23,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torchaudio
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rnnaudio.config import FeatureConfig
-from rnnaudio.data.audio import load_clip
-from rnnaudio.data.features import feature_transform, num_frames
+from rnnaudio.data.data_report import DataReport
+from rnnaudio.data.extract import ExtractedFeatures, extract_features
+from rnnaudio.data.features import num_frames
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when feature code changes what a given config produces
-BATCH_CLIPS = 256
+CACHE_FORMAT = 2  # bump when feature code changes what a given config produces
 
 
 def _file_stamp(path: str) -> tuple[int, int]:
-    # A missing file still gets a key; decoding it then fails with one clear message.
+    # A missing file still gets a key; extraction then reports it as missing.
     try:
         stat = os.stat(path)
     except OSError:
@@ -40,7 +44,11 @@ def _file_stamp(path: str) -> tuple[int, int]:
 
 
 def cache_key(
-    manifest: pd.DataFrame, cfg: FeatureConfig, sample_rate: int, num_samples: int
+    manifest: pd.DataFrame,
+    cfg: FeatureConfig,
+    sample_rate: int,
+    num_samples: int,
+    variable: bool = False,
 ) -> str:
     """Hex sha256 naming the features of ``manifest`` under ``cfg``; stat calls only."""
     settings = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
@@ -51,6 +59,7 @@ def cache_key(
         "features": settings,
         "sample_rate": sample_rate,
         "num_samples": num_samples,
+        "variable": variable,
     }
     digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
     rows = zip(manifest["path"], manifest["start"], manifest["frames"], strict=True)
@@ -59,50 +68,6 @@ def cache_key(
         # repr() quotes the path, so no path can forge a row boundary.
         digest.update(f"{path!r}\t{start}\t{frames}\t{size}\t{mtime_ns}\n".encode())
     return digest.hexdigest()
-
-
-def decode_row(
-    path: str, start: int, frames: int, sample_rate: int, num_samples: int
-) -> torch.Tensor:
-    """One manifest row → float32 ``(num_samples,)``; raises ``AudioDecodeError``.
-
-    The single place a file is decoded, so skipping bad files later is one ``except``.
-    """
-    return load_clip(path, int(start), int(frames), sample_rate, num_samples)
-
-
-def compute_features(
-    manifest: pd.DataFrame,
-    cfg: FeatureConfig,
-    sample_rate: int,
-    num_samples: int,
-    *,
-    progress: bool = True,
-) -> torch.Tensor:
-    """Decode and featurise every row: float16 ``(N, time, n_features)`` in manifest order."""
-    transform = feature_transform(cfg, sample_rate)
-    frames_out = num_frames(cfg, sample_rate, num_samples)
-    out = torch.empty(len(manifest), frames_out, cfg.n_features, dtype=torch.float16)
-    rows = list(zip(manifest["path"], manifest["start"], manifest["frames"], strict=True))
-    with _progress_bar(progress) as bar:
-        task = bar.add_task("extracting features", total=len(rows))
-        for begin in range(0, len(rows), BATCH_CLIPS):
-            batch = rows[begin : begin + BATCH_CLIPS]
-            waves = torch.stack([decode_row(*row, sample_rate, num_samples) for row in batch])
-            with torch.no_grad():
-                out[begin : begin + len(batch)] = transform(waves).to(torch.float16)
-            bar.advance(task, len(batch))
-    return out
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )
 
 
 class FeatureCache:
@@ -119,6 +84,40 @@ class FeatureCache:
     def path_for(self, key: str) -> Path:
         return self.cache_dir / f"{key}.pt"
 
+    def load_or_extract(
+        self,
+        manifest: pd.DataFrame,
+        cfg: FeatureConfig,
+        sample_rate: int,
+        num_samples: int,
+        *,
+        variable: bool = False,
+        max_bad_fraction: float = 0.0,
+        progress: bool = True,
+    ) -> ExtractedFeatures:
+        """The good clips of ``manifest`` and the report of the bad ones, cached.
+
+        A hit memory-maps the stored file; a miss (or an unreadable file) extracts and
+        stores it. ``self.last_hit`` tells which happened. More bad files than
+        ``max_bad_fraction`` raises :class:`TooManyBadFilesError` (and stores nothing).
+        """
+        key = cache_key(manifest, cfg, sample_rate, num_samples, variable)
+        path = self.path_for(key)
+        full = num_frames(cfg, sample_rate, num_samples)
+        cached = self._load(path, key, cfg.n_features, None if variable else full)
+        self.last_hit = cached is not None
+        if cached is not None:
+            log.info("feature cache hit: %s", path)
+            cached.report.check(max_bad_fraction)
+            return cached
+        log.info("feature cache miss: computing %d clips into %s", len(manifest), path)
+        cached = extract_features(
+            manifest, cfg, sample_rate, num_samples, variable=variable, progress=progress
+        )
+        cached.report.check(max_bad_fraction)
+        self._store(path, key, cached)
+        return cached
+
     def load_or_compute(
         self,
         manifest: pd.DataFrame,
@@ -128,47 +127,54 @@ class FeatureCache:
         *,
         progress: bool = True,
     ) -> torch.Tensor:
-        """Features of ``manifest``: float16 ``(N, time, n_features)``, rows in manifest order.
+        """Features of every row of ``manifest``: float16 ``(N, time, n_features)``.
 
-        A hit memory-maps the stored file; a miss (or an unreadable file) computes
-        and stores it. ``self.last_hit`` tells which happened.
+        Strict: any bad file raises :class:`TooManyBadFilesError` naming it.
         """
-        key = cache_key(manifest, cfg, sample_rate, num_samples)
-        path = self.path_for(key)
-        expected = (len(manifest), num_frames(cfg, sample_rate, num_samples), cfg.n_features)
-        features = self._load(path, key, expected)
-        self.last_hit = features is not None
-        if features is not None:
-            log.info("feature cache hit: %s", path)
-            return features
-        log.info("feature cache miss: computing %d clips into %s", len(manifest), path)
-        features = compute_features(manifest, cfg, sample_rate, num_samples, progress=progress)
-        self._store(path, key, features)
-        return features
+        return self.load_or_extract(
+            manifest, cfg, sample_rate, num_samples, progress=progress
+        ).features
 
-    def _load(self, path: Path, key: str, expected: tuple[int, ...]) -> torch.Tensor | None:
+    def _load(
+        self, path: Path, key: str, n_features: int, time: int | None
+    ) -> ExtractedFeatures | None:
         if not path.exists():
             return None
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            features = entry["features"]
-            valid = entry["key"] == key and tuple(features.shape) == expected
+            features, lengths, kept = entry["features"], entry["lengths"], entry["kept"]
+            report = DataReport.from_json(entry["report"])
+            valid = (
+                entry["key"] == key
+                and features.dtype == torch.float16
+                and features.dim() == 3
+                and features.size(2) == n_features
+                and (time is None or features.size(1) == time)
+                and len(lengths) == len(kept) == features.size(0)
+            )
         except Exception as err:  # any unreadable entry is rebuilt, whatever broke it
             log.warning("feature cache entry %s is unreadable (%s); rebuilding", path, err)
             return None
-        if not valid or features.dtype != torch.float16:
+        if not valid:
             log.warning("feature cache entry %s does not match its key; rebuilding", path)
             return None
-        return features
+        return ExtractedFeatures(features, lengths, kept, report)
 
-    def _store(self, path: Path, key: str, features: torch.Tensor) -> None:
+    def _store(self, path: Path, key: str, cached: ExtractedFeatures) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "key": key,
+            "features": cached.features,
+            "lengths": cached.lengths,
+            "kept": cached.kept,
+            "report": cached.report.to_json(),
+        }
         # The temp file lives in the target directory so os.replace is a same-filesystem
         # rename, atomic on POSIX and Windows.
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{key}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                torch.save({"key": key, "features": features}, handle)
+                torch.save(entry, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)

@@ -3,33 +3,78 @@
 On two CPU cores a worker process per loader costs more than it gives, and per-sample
 ``__getitem__`` plus collation costs more than the recurrent step for small models. So a
 batch is one fancy-index into the cached ``(N, time, F)`` tensor, in the main process.
+
+A batch is ``(features, labels)`` for fixed-length clips, and ``(features, labels, lengths)``
+when the clips carry their own lengths (``dataset.length=variable``): the model then reads
+each clip's valid frames only. :func:`unpack_batch` reads either.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+# Raw features (B, T, F), lengths (B,) or None, a generator -> augmented features (B, T, F).
+Augment = Callable[[torch.Tensor, torch.Tensor | None, torch.Generator], torch.Tensor]
+
+# Offset between the sampler's seed and the augmentation's, so the two draw independently.
+AUGMENT_SEED_OFFSET = 7919
+
+Batch = tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def unpack_batch(batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(features, labels, lengths)`` of either batch form; ``lengths`` None when fixed."""
+    if len(batch) == 3:
+        return batch  # type: ignore[return-value]
+    features, labels = batch
+    return features, labels, None
+
 
 class IndexedBatches(Dataset):
-    """Serves whole batches: ``dataset[list_of_rows]`` gives ``(features, labels)``.
+    """Serves whole batches: ``dataset[list_of_rows]`` gives one :data:`Batch`.
 
-    ``features`` ``(N, time, F)`` (float16 in the cache) come out as float32 ``(B, time, F)``.
+    ``features`` ``(N, time, F)`` (float16 in the cache) come out as float32 ``(B, time, F)``;
+    with ``lengths`` ``(N,)`` the batch is cut to its longest clip and carries the lengths.
+    ``augment`` (training only) transforms each batch with draws from ``generator``.
     """
 
-    def __init__(self, features: torch.Tensor, labels: torch.Tensor, rows: np.ndarray) -> None:
+    def __init__(
+        self,
+        features: torch.Tensor,
+        labels: torch.Tensor,
+        rows: np.ndarray,
+        lengths: torch.Tensor | None = None,
+        augment: Augment | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if augment is not None and generator is None:
+            raise ValueError("an augmented loader needs a generator for its draws")
         self.features = features
         self.labels = labels
         self.rows = torch.as_tensor(rows, dtype=torch.long)
+        self.lengths = lengths
+        self.augment = augment
+        self.generator = generator
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, positions: list[int]) -> Batch:
         rows = self.rows[positions]
-        return self.features[rows].float(), self.labels[rows]
+        features, labels = self.features[rows].float(), self.labels[rows]
+        lengths = None
+        if self.lengths is not None:
+            lengths = self.lengths[rows]
+            # Frames past the batch's longest clip are padding for every clip: not computed.
+            features = features[:, : int(lengths.max())]
+        if self.augment is not None:
+            features = self.augment(features, lengths, self.generator)
+        return (features, labels) if lengths is None else (features, labels, lengths)
 
 
 def batch_loader(
@@ -38,9 +83,21 @@ def batch_loader(
     rows: np.ndarray,
     batch_size: int,
     shuffle_seed: int | None = None,
+    *,
+    lengths: torch.Tensor | None = None,
+    augment: Augment | None = None,
 ) -> DataLoader:
-    """A loader over ``rows``; shuffled by a generator of its own when a seed is given."""
-    dataset = IndexedBatches(features, labels, rows)
+    """A loader over ``rows``; shuffled by a generator of its own when a seed is given.
+
+    ``augment`` needs ``shuffle_seed``: its draws come from a generator seeded from it, so a
+    seed fixes the augmented batches too.
+    """
+    generator = None
+    if augment is not None:
+        if shuffle_seed is None:
+            raise ValueError("augment needs shuffle_seed: augmentation is for training loaders")
+        generator = torch.Generator().manual_seed(shuffle_seed + AUGMENT_SEED_OFFSET)
+    dataset = IndexedBatches(features, labels, rows, lengths, augment, generator)
     if shuffle_seed is None:
         order = SequentialSampler(dataset)
     else:
@@ -50,7 +107,11 @@ def batch_loader(
 
 
 class FoldDataModule(pl.LightningDataModule):
-    """The training and validation rows of one fold over one cached feature tensor."""
+    """The training and validation rows of one fold over one cached feature tensor.
+
+    ``lengths`` ``(N,)``: valid frames per clip (``dataset.length=variable``), passed on in
+    every batch. ``augment``: applied to training batches only, never to validation.
+    """
 
     def __init__(
         self,
@@ -60,6 +121,9 @@ class FoldDataModule(pl.LightningDataModule):
         val_rows: np.ndarray,
         batch_size: int,
         seed: int,
+        *,
+        lengths: torch.Tensor | None = None,
+        augment: Augment | None = None,
     ) -> None:
         super().__init__()
         self.features = features
@@ -68,11 +132,16 @@ class FoldDataModule(pl.LightningDataModule):
         self.val_rows = val_rows
         self.batch_size = batch_size
         self.seed = seed
+        self.lengths = lengths
+        self.augment = augment
 
     def train_dataloader(self) -> DataLoader:
         return batch_loader(
-            self.features, self.labels, self.train_rows, self.batch_size, shuffle_seed=self.seed
+            self.features, self.labels, self.train_rows, self.batch_size,
+            shuffle_seed=self.seed, lengths=self.lengths, augment=self.augment,
         )
 
     def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.features, self.labels, self.val_rows, self.batch_size)
+        return batch_loader(
+            self.features, self.labels, self.val_rows, self.batch_size, lengths=self.lengths
+        )

@@ -7,6 +7,7 @@ one-second clip at 16 kHz gives 101 frames.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torchaudio
 
@@ -89,6 +90,11 @@ def num_frames(cfg: FeatureConfig, sample_rate: int, num_samples: int) -> int:
     return 1 + num_samples // _samples(cfg.hop_ms, sample_rate)
 
 
+def window_samples(cfg: FeatureConfig, sample_rate: int) -> int:
+    """Samples in one analysis window; a shorter clip has no frame worth the name."""
+    return _samples(cfg.win_ms, sample_rate)
+
+
 def feature_statistics(
     features: torch.Tensor, eps: float = 1e-5, chunk_elements: int = 1 << 22
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,4 +120,55 @@ def feature_statistics(
     mean = total / flat.shape[0]
     squares = sum(((chunk.to(torch.float64) - mean) ** 2).sum(dim=0) for chunk in chunks)
     std = (squares / flat.shape[0]).sqrt().clamp_min(eps)
+    return mean.to(torch.float32), std.to(torch.float32)
+
+
+def fold_statistics(
+    features: torch.Tensor,
+    rows: torch.Tensor | np.ndarray,
+    lengths: torch.Tensor | None = None,
+    eps: float = 1e-5,
+    chunk_elements: int = 1 << 22,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and std over the valid frames of ``features[rows]``, without copying it.
+
+    Args:
+        features: ``(N, time, F)`` of any float dtype (the float16 cache, memory-mapped).
+        rows: clip indices of the fold, ``(n,)``.
+        lengths: valid frames per clip ``(N,)``; frames past a clip's length are padding and
+            left out. ``None``: every frame is valid.
+        eps: floor for the standard deviation.
+        chunk_elements: elements converted to float64 at a time (bounds memory; a fold of
+            100k one-second clips is never materialised as one float32 copy).
+
+    Returns:
+        ``(mean, std)``, each float32 ``(F,)``, population std; with ``lengths=None``,
+        :func:`feature_statistics` of ``features[rows]`` up to float64 rounding.
+    """
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    time, n_features = features.shape[1], features.shape[2]
+    step = max(1, chunk_elements // max(1, time * n_features))
+    chunks = [rows[i : i + step] for i in range(0, len(rows), step)]
+
+    def valid(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        block = features[chunk].to(torch.float64)
+        if lengths is None:
+            return block, torch.ones(1, 1, 1, dtype=torch.float64)
+        mask = torch.arange(time) < lengths[chunk].unsqueeze(1)
+        return block, mask.unsqueeze(-1).to(torch.float64)
+
+    frames = len(rows) * time if lengths is None else int(lengths[rows].clamp(max=time).sum())
+    if frames == 0:
+        raise ValueError("fold_statistics needs at least one frame; got no rows or no frames")
+    # Two passes (mean, then squared deviations) avoid the cancellation of E[x²] - E[x]².
+    total = torch.zeros(n_features, dtype=torch.float64)
+    for chunk in chunks:
+        block, mask = valid(chunk)
+        total += (block * mask).sum(dim=(0, 1))
+    mean = total / frames
+    squares = torch.zeros(n_features, dtype=torch.float64)
+    for chunk in chunks:
+        block, mask = valid(chunk)
+        squares += (((block - mean) ** 2) * mask).sum(dim=(0, 1))
+    std = (squares / frames).sqrt().clamp_min(eps)
     return mean.to(torch.float32), std.to(torch.float32)

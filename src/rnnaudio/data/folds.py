@@ -1,4 +1,9 @@
-"""Cross-validation folds that keep every speaker on one side of each split."""
+"""Cross-validation folds: a corpus's own predefined folds, or speaker-disjoint ones.
+
+A manifest with a ``fold`` column (ESC-50, UrbanSound8K, a folder CSV with folds) is
+cross-validated on exactly those folds; any other is split by label-stratified,
+speaker-disjoint folds. ``dataset.test_folds`` moves whole predefined folds to the test split.
+"""
 
 from __future__ import annotations
 
@@ -60,12 +65,85 @@ def speaker_disjoint_folds(
     ]
 
 
+def predefined_folds(manifest: pd.DataFrame) -> list[int] | None:
+    """The distinct predefined folds of the cross-validation pool, ascending; None if none."""
+    if "fold" not in manifest.columns:
+        return None
+    pool = manifest["split"].to_numpy() != "test"
+    return sorted(int(fold) for fold in np.unique(manifest["fold"].to_numpy()[pool]))
+
+
+def fold_scheme(manifest: pd.DataFrame) -> str:
+    """How :func:`cv_folds` splits this manifest, for the run's record.
+
+    ``predefined`` (the corpus's own folds), ``speaker_disjoint`` (StratifiedGroupKFold over
+    speakers), or ``stratified`` (every clip its own group, so plain stratified folds).
+    """
+    if predefined_folds(manifest) is not None:
+        return "predefined"
+    pool = manifest[manifest["split"] != "test"]
+    return "stratified" if pool["speaker"].is_unique else "speaker_disjoint"
+
+
+def fold_names(manifest: pd.DataFrame, k: int) -> list[str]:
+    """Name of each fold :func:`cv_folds` returns: the corpus's fold number, or 0..k-1."""
+    names = predefined_folds(manifest)
+    return [str(name) for name in names] if names is not None else [str(i) for i in range(k)]
+
+
+def hold_out_test_folds(manifest: pd.DataFrame, test_folds: Sequence[int]) -> pd.DataFrame:
+    """A copy of ``manifest`` whose rows in ``test_folds`` are the test split.
+
+    Raises:
+        ConfigError: test folds asked of a corpus without predefined folds, a fold the
+            corpus does not have, or fewer than two folds left to cross-validate.
+    """
+    if not test_folds:
+        return manifest
+    corpus = manifest.attrs.get("corpus", "this corpus")
+    given = f"dataset.test_folds={list(test_folds)}"
+    if "fold" not in manifest.columns:
+        raise ConfigError(f"{given} needs predefined folds and {corpus} has none; valid is []")
+    available = sorted(int(f) for f in manifest["fold"].unique())
+    unknown = [f for f in test_folds if f not in available]
+    if unknown:
+        raise ConfigError(
+            f"{given} names fold {unknown[0]}, not one of the predefined folds of {corpus}: "
+            f"{', '.join(map(str, available))}"
+        )
+    if len(available) - len(test_folds) < 2:
+        raise ConfigError(
+            f"{given} leaves {len(available) - len(test_folds)} of the {len(available)} "
+            f"predefined folds of {corpus} to cross-validate; at least 2 are needed"
+        )
+    in_test = manifest["fold"].isin(test_folds)
+    held = manifest.assign(split=manifest["split"].where(~in_test, "test"))
+    held.attrs = {**manifest.attrs, "test_folds": list(test_folds)}
+    return held
+
+
 def cv_folds(manifest: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds over the train+validation rows of a manifest, as row numbers into it.
 
-    The test split never enters cross-validation.
+    The test split never enters cross-validation. With a ``fold`` column the corpus's own
+    folds are used, in ascending order, exactly; ``k`` must equal their number.
+
+    Raises:
+        ConfigError: ``k`` does not match the predefined folds, or does not fit the speakers.
     """
     pool = np.flatnonzero(manifest["split"].to_numpy() != "test")
+    names = predefined_folds(manifest)
+    if names is not None:
+        if k != len(names):
+            corpus = manifest.attrs.get("corpus", "this corpus")
+            held = manifest.attrs.get("test_folds")
+            after = f" left by dataset.test_folds={held}" if held else ""
+            raise ConfigError(
+                f"cv.folds={k} does not match the {len(names)} predefined folds of {corpus}"
+                f"{after}; use cv.folds={len(names)}"
+            )
+        fold = manifest["fold"].to_numpy()[pool]
+        return [(pool[fold != name], pool[fold == name]) for name in names]
     rows = manifest.iloc[pool]
     folds = speaker_disjoint_folds(rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)
     return [(pool[train], pool[val]) for train, val in folds]

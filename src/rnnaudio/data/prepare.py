@@ -1,18 +1,35 @@
-"""From a dataset config to labelled feature tensors: corpus on disk, manifest, cached features."""
+"""From a dataset config to labelled feature tensors: corpus on disk, manifest, cached features.
+
+Bad files are skipped and counted here (see :mod:`rnnaudio.data.data_report`): the
+returned manifest, features and labels hold the good clips only, row for row.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from rich.console import Console
 
-from rnnaudio.config import DatasetConfig, FeatureConfig
+from rnnaudio.config import AugmentConfig, ConfigError, DatasetConfig, FeatureConfig
+from rnnaudio.data.augment import FeatureAugment, build_augment
 from rnnaudio.data.cache import FeatureCache
+from rnnaudio.data.corpora.esc50 import load_esc50
+from rnnaudio.data.corpora.folder import load_folder
+from rnnaudio.data.corpora.fsdd import load_fsdd
 from rnnaudio.data.corpora.speech_commands import load_speech_commands
+from rnnaudio.data.corpora.urbansound8k import load_urbansound8k
+from rnnaudio.data.data_report import DataReport, TooManyBadFilesError
+from rnnaudio.data.features import fold_statistics
+from rnnaudio.data.folds import hold_out_test_folds
 from rnnaudio.data.synth import build_synth_commands, is_built
+
+log = logging.getLogger(__name__)
 
 SYNTH_HINT = "build it with: rnnaudio data synth"
 
@@ -32,28 +49,44 @@ def _speech_commands_manifest(cfg: DatasetConfig, seed: int) -> pd.DataFrame:
     )
 
 
-# The embedded corpus is written in the Speech Commands layout, so one loader serves both.
+# One loader per on-disk layout; the embedded corpus is written in the Speech Commands one.
 MANIFEST_LOADERS: dict[str, ManifestLoader] = {
     "synth_commands": _speech_commands_manifest,
     "speech_commands": _speech_commands_manifest,
+    "esc50": lambda cfg, seed: load_esc50(Path(cfg.root), cfg.task),
+    "urbansound8k": lambda cfg, seed: load_urbansound8k(Path(cfg.root), cfg.task),
+    "fsdd": lambda cfg, seed: load_fsdd(Path(cfg.root), cfg.task),
+    "folder": lambda cfg, seed: load_folder(Path(cfg.root), cfg.task),
 }
 
 
 @dataclass(frozen=True)
 class LabelledFeatures:
-    """Every clip of a corpus as features ``(N, time, F)`` (float16), labels ``(N,)`` and rows.
+    """Every good clip of a corpus as features ``(N, time, F)`` (float16), labels ``(N,)``.
 
     ``manifest`` row ``i`` describes clip ``i``; ``classes[label]`` names its class.
+    ``lengths`` ``(N,)`` counts each clip's valid frames under ``dataset.length=variable``
+    (frames past it are padding the model must ignore); ``None`` under ``fixed``, where
+    every frame counts. ``report`` lists the files that were skipped; ``augment`` is the
+    training-batch augmentation (None when off).
     """
 
     features: torch.Tensor
     labels: torch.Tensor
     manifest: pd.DataFrame
     classes: list[str]
+    lengths: torch.Tensor | None = None
+    report: DataReport = field(default_factory=DataReport)
+    augment: FeatureAugment | None = None
 
     @property
     def n_features(self) -> int:
         return self.features.size(-1)
+
+    def statistics(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-feature ``(mean, std)`` ``(F,)`` over the valid frames of ``rows``, in chunks
+        (no copy of the fold): the normalisation of a model trained on ``rows``."""
+        return fold_statistics(self.features, rows, self.lengths)
 
 
 def ensure_corpus(cfg: DatasetConfig, progress: bool = True) -> Path:
@@ -65,20 +98,53 @@ def ensure_corpus(cfg: DatasetConfig, progress: bool = True) -> Path:
 
 
 def load_manifest(cfg: DatasetConfig, seed: int) -> pd.DataFrame:
-    return MANIFEST_LOADERS[cfg.name](cfg, seed)
+    """The corpus's manifest, its name in ``attrs["corpus"]``, test folds held out."""
+    manifest = MANIFEST_LOADERS[cfg.name](cfg, seed)
+    manifest.attrs["corpus"] = cfg.name
+    return hold_out_test_folds(manifest, cfg.test_folds)
 
 
 def labelled_features(
-    dataset: DatasetConfig, features: FeatureConfig, seed: int, progress: bool = True
+    dataset: DatasetConfig,
+    features: FeatureConfig,
+    seed: int,
+    progress: bool = True,
+    augment: AugmentConfig | None = None,
 ) -> LabelledFeatures:
-    """Corpus, manifest and feature cache in one call; the cache makes repeats cheap."""
+    """Corpus, manifest and feature cache in one call; the cache makes repeats cheap.
+
+    Prints the data report when a file was skipped. Raises :class:`TooManyBadFilesError`
+    (after printing it) when more than ``dataset.max_bad_fraction`` of the files are bad.
+    """
     ensure_corpus(dataset, progress)
     manifest = load_manifest(dataset, seed)
     classes = list(manifest.attrs["classes"])
     num_samples = round(dataset.sample_rate * dataset.clip_seconds)
-    tensor = FeatureCache(features.cache_dir).load_or_compute(
-        manifest, features, dataset.sample_rate, num_samples, progress=progress
-    )
+    variable = dataset.length == "variable"
+    try:
+        cached = FeatureCache(features.cache_dir).load_or_extract(
+            manifest, features, dataset.sample_rate, num_samples, variable=variable,
+            max_bad_fraction=dataset.max_bad_fraction, progress=progress,
+        )
+    except TooManyBadFilesError as error:
+        print_report(error.report)
+        raise
+    if cached.report.bad_files:
+        print_report(cached.report)
+    if len(cached.kept) == 0:
+        raise ConfigError(f"dataset.root={dataset.root!r} has no usable clip; see the report")
+    kept = manifest.iloc[cached.kept.numpy()].reset_index(drop=True)
+    kept.attrs = dict(manifest.attrs)
     index = {name: i for i, name in enumerate(classes)}
-    labels = torch.tensor([index[label] for label in manifest["label"]], dtype=torch.long)
-    return LabelledFeatures(tensor, labels, manifest, classes)
+    labels = torch.tensor([index[label] for label in kept["label"]], dtype=torch.long)
+    lengths = cached.lengths if variable else None
+    train_augment = build_augment(augment, dataset, features) if augment is not None else None
+    return LabelledFeatures(cached.features, labels, kept, classes, lengths, cached.report,
+                            train_augment)
+
+
+def print_report(report: DataReport, console: Console | None = None) -> None:
+    """The skipped files as a table on stderr, so they are seen before training starts."""
+    log.warning("%d of %d files skipped as bad: %s", report.bad_files, report.files,
+                ", ".join(f"{n} {reason}" for reason, n in report.counts().items() if n))
+    (console or Console(stderr=True)).print(report.table())

@@ -13,6 +13,8 @@ from torchmetrics.functional.classification import (
     multiclass_f1_score,
 )
 
+from rnnaudio.data.datamodule import unpack_batch
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -26,12 +28,17 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: DataLoader, n_classes: int) -> Evaluation:
-    """Mean cross-entropy and the classification metrics over every batch of ``loader``."""
+    """Mean cross-entropy and the classification metrics over every batch of ``loader``.
+
+    Batches are ``(features, labels)`` or ``(features, labels, lengths)``.
+    """
     model.eval()
     device = next(model.parameters()).device
     logits, labels = [], []
-    for features, batch_labels in loader:
-        logits.append(model(features.to(device)).float().cpu())
+    for batch in loader:
+        features, batch_labels, lengths = unpack_batch(batch)
+        lengths = None if lengths is None else lengths.to(device)
+        logits.append(model(features.to(device), lengths).float().cpu())
         labels.append(batch_labels)
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
     return Evaluation(

@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from rnnaudio.data.datamodule import Batch, unpack_batch
 from rnnaudio.models.classifier import AudioClassifier
 
 
 class ClassificationModule(pl.LightningModule):
-    """Trains an :class:`AudioClassifier` on batches ``(features (B, time, F), labels (B,))``."""
+    """Trains an :class:`AudioClassifier` on batches ``(features (B, time, F), labels (B,))``
+    or ``(features, labels, lengths (B,))``; with lengths, padding never reaches the logits."""
 
     def __init__(
         self, model: AudioClassifier, n_classes: int, lr: float, weight_decay: float
@@ -23,18 +25,18 @@ class ClassificationModule(pl.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes=n_classes, average="micro")
         self.val_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.model(features)
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(features, lengths)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        features, labels = batch
-        loss = F.cross_entropy(self.model(features), labels)
+    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
+        features, labels, lengths = unpack_batch(batch)
+        loss = F.cross_entropy(self.model(features, lengths), labels)
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(labels))
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        features, labels = batch
-        logits = self.model(features)
+    def validation_step(self, batch: Batch, _: int) -> None:
+        features, labels, lengths = unpack_batch(batch)
+        logits = self.model(features, lengths)
         self.val_acc(logits, labels)
         self.val_f1(logits, labels)
         batch_size = len(labels)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnaudio.config import Config
-from rnnaudio.data.folds import cv_folds
+from rnnaudio.data.folds import cv_folds, fold_names, fold_scheme, predefined_folds
 from rnnaudio.data.prepare import LabelledFeatures, labelled_features
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
@@ -53,14 +53,19 @@ def summarize(folds: list[FoldResult]) -> dict[str, float]:
     return summary
 
 
-def data_summary(data: LabelledFeatures) -> dict[str, int]:
-    """Clip counts per split, logged beside the config so a run says what it saw."""
+def data_summary(data: LabelledFeatures) -> dict[str, int | str]:
+    """Clip counts per split, the bad files skipped and how the folds were made, logged
+    beside the config so a run says what it saw."""
     counts = data.manifest["split"].value_counts()
+    predefined = predefined_folds(data.manifest)
     return {
         "data.clips": len(data.manifest),
         **{f"data.{split}_clips": int(n) for split, n in counts.items()},
         "data.classes": len(data.classes),
         "data.speakers": int(data.manifest["speaker"].nunique()),
+        **data.report.params(),
+        "cv.scheme": fold_scheme(data.manifest),
+        **({"cv.predefined_folds": ",".join(map(str, predefined))} if predefined else {}),
     }
 
 
@@ -86,18 +91,24 @@ def train(
     called with each finished fold and all folds so far, and stops the CV by returning True
     (a pruned trial). An exception ends every open run as FAILED, never RUNNING.
     """
-    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
+    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
+                             augment=cfg.augment)
     folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
+    names = fold_names(data.manifest, len(folds))
     tracker = RunTracker(cfg.tracking)
     params = flatten(dataclasses.asdict(cfg))
     name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
     with _work_dir(output_dir) as work, tracker.run(name, parent_run_id, tags) as run_id:
         tracker.log_params(run_id, {**params, **data_summary(data)})
         tracker.log_yaml(run_id, dataclasses.asdict(cfg), "config.yaml")
+        tracker.log_text(run_id, data.report.to_json(), "data_report.json")
         results: list[FoldResult] = []
         for fold, rows in enumerate(folds):
             with tracker.run(f"{name}-fold{fold}", run_id, tags) as fold_run_id:
-                tracker.log_params(fold_run_id, {**params, "cv.fold": fold})
+                tracker.log_params(fold_run_id, {
+                    **params, "cv.fold": fold, "cv.val_fold": names[fold],
+                    "data.fold_train_clips": len(rows[0]), "data.fold_val_clips": len(rows[1]),
+                })
                 result = fit_fold(cfg, data, rows, fold, tracker, fold_run_id, work / f"fold{fold}")
                 _check_finite(result)
             results.append(result)

@@ -235,3 +235,24 @@ def test_unknown_task_names_the_choices(synth_corpus):
     with pytest.raises(ConfigError) as error:
         load_speech_commands(synth_corpus, "35class")
     assert str(error.value) == "dataset.task='35class' is not one of: 12class, all_words"
+
+
+# --- a v2 miniature, bad files included, end to end ------------------------------------------
+
+
+@pytest.mark.slow
+def test_v2_miniature_trains_35_words_and_reports_its_bad_files(tmp_path):
+    from miniature import build_speech_commands_v2, train_and_read, train_overrides
+
+    root = tmp_path / "speech_commands_v0.02"
+    planted = build_speech_commands_v2(root)
+    overrides = train_overrides(
+        "speech_commands", root, tmp_path, "dataset.task=all_words", "cv.folds=2",
+        "dataset.max_bad_fraction=0.05", "augment.noise_snr_db=[5,15]",
+    )
+    result, parent, folds, _ = train_and_read(overrides, tmp_path)
+    assert parent["params.data.classes"] == "35"
+    assert parent["params.data.test_clips"] == "35"
+    assert parent["params.cv.scheme"] == "speaker_disjoint"
+    assert parent["params.data.bad_files"] == str(len(planted)) == "6"
+    assert len(folds) == 2 and math.isfinite(result.summary["cv_val_loss_mean"])
