@@ -6,29 +6,75 @@ import torch
 from rnnaudio.config import ModelConfig
 from rnnaudio.models.classifier import AudioClassifier, count_parameters
 
+CELLS = ["rnn", "lstm", "gru"]
+ATTENTIONS = ["none", "additive", "dot", "mhsa"]
+GRID = list(itertools.product(CELLS, ATTENTIONS, [False, True], [1, 2], ["none", "conv"]))
 
-@pytest.mark.parametrize(
-    ("cell", "pooling", "bidirectional"),
-    list(itertools.product(["rnn", "lstm", "gru"], ["last", "mean"], [False, True])),
-)
-def test_logits_shape_and_one_training_step(cell, pooling, bidirectional):
-    cfg = ModelConfig(cell=cell, hidden_size=8, pooling=pooling, bidirectional=bidirectional)
-    model = AudioClassifier(n_features=10, n_classes=12, cfg=cfg)
-    features, labels = torch.randn(4, 30, 10), torch.randint(0, 12, (4,))
+
+def small_model(cell, attention, bidirectional, layers, frontend, **extra) -> AudioClassifier:
+    cfg = ModelConfig(cell=cell, hidden_size=8, attention=attention, bidirectional=bidirectional,
+                      num_layers=layers, frontend=frontend, attention_heads=2, **extra)
+    return AudioClassifier(n_features=10, n_classes=5, cfg=cfg)
+
+
+@pytest.mark.parametrize(("cell", "attention", "bidirectional", "layers", "frontend"), GRID)
+def test_every_combination_gives_logits_and_trains_one_step(
+    cell, attention, bidirectional, layers, frontend
+):
+    torch.manual_seed(0)
+    model = small_model(cell, attention, bidirectional, layers, frontend)
+    features, labels = torch.randn(4, 30, 10), torch.randint(0, 5, (4,))
     logits = model(features)
-    assert logits.shape == (4, 12)
+    assert logits.shape == (4, 5)
+    before = [p.detach().clone() for p in model.parameters()]
     torch.nn.functional.cross_entropy(logits, labels).backward()
     assert all(p.grad is not None for p in model.parameters())
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
 
 
-def test_padding_never_changes_the_prediction():
+@pytest.mark.parametrize(("cell", "attention", "bidirectional", "layers", "frontend"), GRID)
+def test_padding_never_changes_the_output(cell, attention, bidirectional, layers, frontend):
     torch.manual_seed(0)
-    for pooling in ("last", "mean"):
-        model = AudioClassifier(5, 3, ModelConfig(cell="gru", hidden_size=6, pooling=pooling))
-        model.eval()
-        clip = torch.randn(1, 20, 5)
-        padded = torch.cat([clip, torch.randn(1, 7, 5)], dim=1)
-        torch.testing.assert_close(model(clip), model(padded, torch.tensor([20])))
+    model = small_model(cell, attention, bidirectional, layers, frontend).eval()
+    clips = [torch.randn(1, n, 10) for n in (20, 13, 6)]
+    padded = torch.cat([torch.cat([c, 100 * torch.randn(1, 20 - c.size(1), 10)], dim=1)
+                        for c in clips])
+    lengths = torch.tensor([20, 13, 6])
+    batch = model.classify(model.normalize(padded), lengths, need_weights=True)
+    for row, clip in enumerate(clips):
+        alone = model.classify(model.normalize(clip), need_weights=True)
+        torch.testing.assert_close(batch.logits[row], alone.logits[0])
+        if attention != "none":
+            n = clip.size(1)
+            torch.testing.assert_close(batch.attention[row, :n], alone.attention[0])
+            assert torch.all(batch.attention[row, n:] == 0)
+
+
+@pytest.mark.parametrize(("cell", "attention", "frontend"),
+                         list(itertools.product(CELLS, ATTENTIONS, ["none", "conv"])))
+def test_bf16_autocast_trains_one_step_on_the_cpu(cell, attention, frontend):
+    torch.manual_seed(0)
+    model = small_model(cell, attention, True, 1, frontend)
+    features, labels = torch.randn(4, 30, 10), torch.randint(0, 5, (4,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(features)
+    assert logits.dtype == torch.bfloat16
+    loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_attention_weights_come_only_when_asked_and_sum_to_one():
+    model = small_model("gru", "mhsa", False, 1, "none").eval()
+    x = torch.randn(2, 15, 10)
+    assert model.classify(x).attention is None
+    weights = model.classify(x, need_weights=True).attention
+    assert weights.shape == (2, 15)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2))
+    assert small_model("gru", "none", False, 1, "none").classify(x, need_weights=True).attention \
+        is None
 
 
 def test_normalisation_statistics_travel_with_the_state_dict():
@@ -43,3 +89,16 @@ def test_parameter_count_matches_the_lstm_formula():
     model = AudioClassifier(40, 12, ModelConfig(cell="lstm", hidden_size=128))
     lstm = 4 * (128 * 40 + 128 * 128 + 2 * 128)
     assert count_parameters(model) == lstm + 128 * 12 + 12
+
+
+def test_additive_attention_adds_its_projection_and_score_vector():
+    plain = count_parameters(AudioClassifier(40, 12, ModelConfig(cell="gru", hidden_size=32)))
+    attentive = AudioClassifier(40, 12, ModelConfig(cell="gru", hidden_size=32,
+                                                    attention="additive"))
+    assert count_parameters(attentive) == plain + (32 * 32 + 32) + 32
+
+
+def test_an_unresolved_auto_hidden_size_is_refused():
+    cfg = ModelConfig(hidden_size="auto", param_budget=1000)
+    with pytest.raises(ValueError, match=r"model.hidden_size='auto' is not resolved"):
+        AudioClassifier(4, 2, cfg)

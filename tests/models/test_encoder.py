@@ -39,3 +39,15 @@ def test_cells_are_the_fused_torch_modules():
 def test_unknown_cell_names_the_choices():
     with pytest.raises(ValueError, match=r"model.cell=.transformer. is not one of: rnn, lstm, gru"):
         RecurrentEncoder(4, "transformer", 3)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_bidirectional_states_of_a_padded_clip_equal_those_of_the_clip_alone(cell):
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(4, cell, 5, num_layers=2, bidirectional=True).eval()
+    clip = torch.randn(1, 6, 4)
+    padded = torch.cat([torch.cat([clip, torch.randn(1, 4, 4)], dim=1), torch.randn(1, 10, 4)])
+    states = encoder(padded, torch.tensor([6, 10]))
+    assert states.shape == (2, 10, 10)
+    torch.testing.assert_close(states[0, :6], encoder(clip)[0])
+    torch.testing.assert_close(states[1], encoder(padded[1:])[0])

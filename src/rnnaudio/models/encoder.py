@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {
     "rnn": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs),
@@ -25,6 +26,8 @@ class RecurrentEncoder(nn.Module):
     ``output_size`` is ``hidden_size`` times the number of directions. Inputs are padded
     batches; reading the right state of a shorter clip is the pooling's job, which keeps
     the fused kernels on their fast path (packing is many times slower on the forward pass).
+    The one exception is a bidirectional encoder given a batch that really is padded: its
+    backward direction would start in the padding, so that batch is packed.
     """
 
     def __init__(
@@ -49,9 +52,17 @@ class RecurrentEncoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.cell = cell
+        self.hidden_size = hidden_size
         self.bidirectional = bidirectional
         self.output_size = hidden_size * (2 if bidirectional else 1)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """States ``(batch, time, output_size)``; ``lengths`` ``(batch,)`` counts valid frames."""
+        time = features.size(1)
+        if self.bidirectional and lengths is not None and bool((lengths < time).any()):
+            packed = pack_padded_sequence(features, lengths.cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            states, _ = self.rnn(packed)
+            return pad_packed_sequence(states, batch_first=True, total_length=time)[0]
         states, _ = self.rnn(features)
         return states

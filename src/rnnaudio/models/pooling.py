@@ -34,6 +34,13 @@ def masked_mean(states: torch.Tensor, lengths: torch.Tensor, bidirectional: bool
     return (states * mask).sum(dim=1) / lengths.unsqueeze(-1).to(states.dtype)
 
 
+def middle_state(states: torch.Tensor, lengths: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    """The state at each clip's middle valid frame, where both directions have read half."""
+    del bidirectional  # the middle frame is the same step for both directions
+    batch = torch.arange(states.size(0), device=states.device)
+    return states[batch, lengths // 2]
+
+
 def time_mask(lengths: torch.Tensor, max_time: int) -> torch.Tensor:
     """Boolean ``(batch, time)``: True on valid frames."""
     steps = torch.arange(max_time, device=lengths.device)
@@ -41,3 +48,23 @@ def time_mask(lengths: torch.Tensor, max_time: int) -> torch.Tensor:
 
 
 POOLINGS: dict[str, Pooling] = {"last": last_state, "mean": masked_mean}
+
+
+class PooledStates(torch.nn.Module):
+    """The ``attention=none`` readout: a pooling, and no weights over time.
+
+    Returns ``(pooled (batch, size), None)`` like the attention readouts.
+    """
+
+    def __init__(self, pooling: str, bidirectional: bool) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"model.pooling={pooling!r} is not one of: {', '.join(POOLINGS)}")
+        self.pool = POOLINGS[pooling]
+        self.bidirectional = bidirectional
+
+    def forward(
+        self, states: torch.Tensor, lengths: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, None]:
+        del need_weights  # a pooling has no weights to give
+        return self.pool(states, lengths, self.bidirectional), None

@@ -13,13 +13,14 @@ from pytorch_lightning.loggers import MLFlowLogger
 
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import FoldDataModule
-from rnnaudio.data.features import feature_statistics
 from rnnaudio.data.prepare import LabelledFeatures
 from rnnaudio.models.classifier import AudioClassifier, count_parameters
+from rnnaudio.models.sizing import resolve_hidden_size
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.callbacks import EpochHistory
+from rnnaudio.training.diagnostics import GradFlowProbe, classify_with_attention, log_grad_flow
 from rnnaudio.training.evaluate import Evaluation, evaluate
-from rnnaudio.training.figures import confusion_figure, learning_curves_figure
+from rnnaudio.training.figures import attention_figure, confusion_figure, learning_curves_figure
 from rnnaudio.training.module import ClassificationModule
 from rnnaudio.training.trainer import build_trainer
 
@@ -35,13 +36,18 @@ class FoldResult:
     epochs_run: int
     checkpoint: Path
     n_params: int
+    hidden_size: int
 
 
 def build_model(cfg: Config, data: LabelledFeatures, train_rows: np.ndarray) -> AudioClassifier:
-    """A fresh classifier whose normalisation comes from the training rows alone."""
+    """A fresh classifier whose normalisation comes from the training rows alone.
+
+    ``model.hidden_size=auto`` is resolved here, where the feature and class counts are known.
+    """
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = AudioClassifier(data.n_features, len(data.classes), cfg.model)
-    model.set_normalization(*feature_statistics(data.features[train_rows]))
+    model_cfg = resolve_hidden_size(cfg.model, data.n_features, len(data.classes))
+    model = AudioClassifier(data.n_features, len(data.classes), model_cfg)
+    model.set_normalization(*data.statistics(train_rows))
     return model
 
 
@@ -61,13 +67,18 @@ def fit_fold(
         model, len(data.classes), lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay
     )
     datamodule = FoldDataModule(
-        data.features, data.labels, train_rows, val_rows, cfg.trainer.batch_size, cfg.seed
+        data.features, data.labels, train_rows, val_rows, cfg.trainer.batch_size, cfg.seed,
+        lengths=data.lengths, augment=data.augment,
     )
     history = EpochHistory()
     best = ModelCheckpoint(dirpath=fold_dir, filename="best", monitor="val_loss", mode="min")
     stop = EarlyStopping(monitor="val_loss", patience=cfg.trainer.early_stopping_patience)
+    callbacks: list[pl.Callback] = [history, best, stop]
+    probe = _grad_flow_probe(cfg, data, val_rows)
+    if probe is not None:
+        callbacks.append(probe)
     logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
-    trainer = build_trainer(cfg.trainer, logger, [history, best, stop], fold_dir)
+    trainer = build_trainer(cfg.trainer, logger, callbacks, fold_dir)
     trainer.fit(module, datamodule=datamodule)
 
     module.load_state_dict(torch.load(best.best_model_path, weights_only=False)["state_dict"])
@@ -75,9 +86,56 @@ def fit_fold(
     epochs = history.epochs
     best_epoch = int(min(epochs, key=lambda row: row["val_loss"])["epoch"])
     result = FoldResult(fold, run_id, evaluation, best_epoch, len(epochs),
-                        Path(best.best_model_path), count_parameters(model))
+                        Path(best.best_model_path), count_parameters(model),
+                        model.encoder.hidden_size)
     _log_fold(tracker, result, epochs, data.classes)
+    if probe is not None:
+        log_grad_flow(tracker, run_id, probe.norms, f"fold {fold}")
+    _log_attention(cfg, tracker, result, module.model, data, val_rows)
     return result
+
+
+def _grad_flow_probe(
+    cfg: Config, data: LabelledFeatures, val_rows: np.ndarray
+) -> GradFlowProbe | None:
+    if not cfg.diagnostics.grad_flow:
+        return None
+    rows = spread(val_rows, cfg.diagnostics.batch_size)  # the same clips at every point
+    lengths = None if data.lengths is None else data.lengths[rows]
+    return GradFlowProbe(data.features[rows].float(), data.labels[rows], cfg.diagnostics.epochs,
+                         lengths)
+
+
+def _log_attention(
+    cfg: Config, tracker: RunTracker, result: FoldResult, model: AudioClassifier,
+    data: LabelledFeatures, val_rows: np.ndarray,
+) -> None:
+    """Attention weights of the best checkpoint on a few of the fold's validation clips."""
+    rows = spread(val_rows, cfg.diagnostics.attention_clips)
+    if cfg.model.attention == "none" or len(rows) == 0:
+        return
+    features = data.features[rows].float()
+    lengths = None if data.lengths is None else data.lengths[rows]
+    logits, weights = classify_with_attention(model, features, lengths)
+    assert weights is not None  # every attention but "none" has weights
+    paths = data.manifest["path"].to_numpy()
+    names = [
+        f"{data.classes[int(data.labels[row])]}, predicted {data.classes[int(predicted)]}: "
+        f"{Path(paths[row]).parent.name}/{Path(paths[row]).name}"
+        for row, predicted in zip(rows, logits.argmax(dim=-1), strict=True)
+    ]
+    normalized = (features - model.feature_mean.cpu()) / model.feature_std.cpu()
+    figure = attention_figure(normalized, weights, names,
+                              f"fold {result.fold}, {cfg.model.attention}")
+    tracker.log_figure(result.run_id, figure, "figures/attention.png")
+
+
+def spread(rows: np.ndarray, n: int) -> np.ndarray:
+    """``n`` rows evenly spaced over ``rows`` (all of them if fewer): clips are listed by
+    class, so this samples across classes, and the same rows come every time."""
+    if n >= len(rows):
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, n).round().astype(int)]
 
 
 def _log_fold(
@@ -91,7 +149,8 @@ def _log_fold(
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
     })
-    tracker.log_params(result.run_id, {"n_params": result.n_params})
+    tracker.log_params(result.run_id, {"n_params": result.n_params,
+                                       "model.hidden_size_resolved": result.hidden_size})
     title = f"fold {result.fold}"
     tracker.log_figure(result.run_id, confusion_figure(ev.confusion, classes, title),
                        "figures/confusion_matrix.png")

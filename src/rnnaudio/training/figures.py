@@ -1,4 +1,4 @@
-"""Figures of one fit: the confusion matrix and the learning curves."""
+"""Figures of one fit: confusion matrix, learning curves, gradient flow, attention weights."""
 
 from __future__ import annotations
 
@@ -50,5 +50,43 @@ def learning_curves_figure(epochs: list[dict[str, float]], title: str) -> Figure
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grad_flow_figure(norms: dict[str, torch.Tensor], title: str) -> Figure:
+    """||dLoss/dx_t|| against the frame t, one curve per measured point, on a log scale."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, series in norms.items():
+        ax.semilogy(range(len(series)), series.numpy(), label=label)
+    ax.set_xlabel("frame t")
+    ax.set_ylabel("||dLoss/dx_t||")
+    ax.set_title(f"{title}: gradient flow through time")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def attention_figure(
+    features: torch.Tensor, weights: torch.Tensor, names: list[str], title: str
+) -> Figure:
+    """One panel per clip: its features ``(time, feat)`` as an image, its attention weights
+    ``(time,)`` as a line over them. ``features`` is ``(clips, time, feat)``, ``weights``
+    ``(clips, time)``, ``names`` one caption per clip."""
+    clips = len(names)
+    fig, axes = plt.subplots(clips, 1, figsize=(8, 2.0 * clips), squeeze=False, sharex=True)
+    for ax, clip_features, clip_weights, name in zip(
+        axes[:, 0], features, weights, names, strict=True
+    ):
+        ax.imshow(clip_features.T.numpy(), aspect="auto", origin="lower", cmap="Greys")
+        ax.set_ylabel("feature")
+        ax.set_title(name, fontsize=9)
+        line_ax = ax.twinx()
+        line_ax.plot(clip_weights.numpy(), color="tab:red")
+        line_ax.set_ylim(bottom=0.0)
+        line_ax.set_ylabel("attention", color="tab:red")
+    axes[-1, 0].set_xlabel("frame t")
+    fig.suptitle(f"{title}: attention over time")
     fig.tight_layout()
     return fig

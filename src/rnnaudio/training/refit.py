@@ -30,21 +30,24 @@ def refit_and_test(
 ) -> Evaluation:
     """Trains on every non-test clip for ``epochs`` epochs (no early stopping: there is no
     validation data left), logs to ``run_id``, and returns the test-split evaluation."""
-    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress)
+    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
+                             augment=cfg.augment)
     split = data.manifest["split"].to_numpy()
     train_rows, test_rows = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
     model = build_model(cfg, data, train_rows)
     module = ClassificationModule(model, len(data.classes), lr=cfg.trainer.lr,
                                   weight_decay=cfg.trainer.weight_decay)
     datamodule = FoldDataModule(data.features, data.labels, train_rows, train_rows[:0],
-                                cfg.trainer.batch_size, cfg.seed)
+                                cfg.trainer.batch_size, cfg.seed, lengths=data.lengths,
+                                augment=data.augment)
     trainer_cfg = dataclasses.replace(cfg.trainer, max_epochs=epochs)
     logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
     trainer = build_trainer(trainer_cfg, logger, [], work_dir, validate=False)
     trainer.fit(module, datamodule)
     trainer.save_checkpoint(work_dir / "refit.ckpt")
     tracker.log_file(run_id, work_dir / "refit.ckpt", "checkpoints")
-    test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size)
+    test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size,
+                               lengths=data.lengths)
     result = evaluate(module.model, test_loader, len(data.classes))
     tracker.log_metrics(run_id, {"test_loss": result.loss, "test_acc": result.accuracy,
                                  "test_f1": result.macro_f1, "test_clips": len(test_rows)})
