@@ -23,7 +23,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["train", "cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
         (["train", "dataset=speech_commands", "dataset.root=/no/such/corpus"],
          "dataset.root='/no/such/corpus' is not a directory"),
-        (["frobnicate"], "command 'frobnicate' is not one of: train, data"),
+        (["frobnicate"], "command 'frobnicate' is not one of: train, sweep, run, report, data"),
         (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
     ],
 )

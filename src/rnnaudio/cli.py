@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -52,12 +53,20 @@ def fail(message: str) -> None:
 
 
 def validated(cfg: DictConfig) -> Config:
-    try:
+    with one_line_errors():
         config = to_config(cfg)
         config.dataset.check_root()
+    return config
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Bad input found only once the data is read (too many bad files, folds that do not
+    match a corpus's predefined ones) still ends in one line and exit code 2."""
+    try:
+        yield
     except ConfigError as error:
         fail(str(error))
-    return config
 
 
 def _output_dir() -> Path:
@@ -72,14 +81,16 @@ def train_job(cfg: DictConfig) -> None:
     from rnnaudio.training.run import train
 
     config = validated(cfg)
-    print_train_result(train(config, _output_dir()))
+    with one_line_errors():
+        print_train_result(train(config, _output_dir()))
 
 
 def synth_job(cfg: DictConfig) -> None:
     from rnnaudio.data.synth import build_synth_commands
 
     config = validated(cfg)
-    root = build_synth_commands(Path(config.dataset.root), config.dataset.synth)
+    with one_line_errors():
+        root = build_synth_commands(Path(config.dataset.root), config.dataset.synth)
     print(f"synth_commands written to {root}")
 
 
@@ -89,7 +100,8 @@ def sweep_job(cfg: DictConfig) -> None:
 
     validated(cfg)
     overrides = list(HydraConfig.get().overrides.task)
-    print_sweep_result(run_sweep(overrides, _output_dir()))
+    with one_line_errors():
+        print_sweep_result(run_sweep(overrides, _output_dir()))
 
 
 def run_job(cfg: DictConfig) -> None:
@@ -97,7 +109,8 @@ def run_job(cfg: DictConfig) -> None:
 
     validated(cfg)
     overrides = list(HydraConfig.get().overrides.task)
-    runs = run_experiment(overrides, _output_dir())
+    with one_line_errors():
+        runs = run_experiment(overrides, _output_dir())
     skipped = sum(run.skipped for run in runs)
     print(f"{len(runs) - skipped} row runs done, {skipped} finished earlier and skipped")
     report_job(cfg)
@@ -107,7 +120,8 @@ def report_job(cfg: DictConfig) -> None:
     from rnnaudio.report.build import build_report
     from rnnaudio.report.console import print_report
 
-    print_report(build_report(validated(cfg)))
+    with one_line_errors():
+        print_report(build_report(validated(cfg)))
 
 
 JOBS: dict[str, Callable[[DictConfig], None]] = {
