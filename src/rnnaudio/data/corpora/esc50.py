@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnaudio.config import ConfigError
-from rnnaudio.data.corpora.manifest import finish, layout_error, read_table
+from rnnaudio.data.corpora.manifest import corpus_root, finish, layout_error, read_table
 
 CORPUS = "esc50"
 TASKS = ("all", "esc10")
@@ -33,11 +33,7 @@ def load_esc50(root: Path, task: str = "all") -> pd.DataFrame:
     """
     if task not in TASKS:
         raise ConfigError(f"dataset.task={task!r} is not one of: {', '.join(TASKS)}")
-    root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise layout_error(CORPUS, root, "does not exist")
-    if not (root / "audio").is_dir():
-        raise layout_error(CORPUS, root, "has no audio/ folder")
+    root = corpus_root(CORPUS, root, "audio")
     table = read_table(root / "meta" / "esc50.csv", REQUIRED, CORPUS, root)
     if task == "esc10":
         if "esc10" not in table.columns:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnaudio.config import ConfigError
-from rnnaudio.data.corpora.manifest import finish, layout_error
+from rnnaudio.data.corpora.manifest import corpus_root, finish, layout_error
 
 CORPUS = "fsdd"
 NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav$", re.IGNORECASE)
@@ -31,12 +31,8 @@ def load_fsdd(root: Path, task: str = "all") -> pd.DataFrame:
     """
     if task != "all":
         raise ConfigError(f"dataset.task={task!r} is not one of: all")
-    root = Path(root).expanduser().resolve()
+    root = corpus_root(CORPUS, root, "recordings")
     recordings = root / "recordings"
-    if not root.is_dir():
-        raise layout_error(CORPUS, root, "does not exist")
-    if not recordings.is_dir():
-        raise layout_error(CORPUS, root, "has no recordings/ folder")
     matches = [(path, NAME.match(path.name)) for path in sorted(recordings.iterdir())]
     found = [(path, m) for path, m in matches if m is not None and path.is_file()]
     if not found:

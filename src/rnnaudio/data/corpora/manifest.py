@@ -26,6 +26,17 @@ def layout_error(corpus: str, root: Path, problem: str, hint: str | None = None)
     )
 
 
+def corpus_root(corpus: str, root: Path | str, *folders: str) -> Path:
+    """The resolved root, checked to exist with each of ``folders`` inside it."""
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise layout_error(corpus, root, "does not exist")
+    for folder in folders:
+        if not (root / folder).is_dir():
+            raise layout_error(corpus, root, f"has no {folder}/ folder")
+    return root
+
+
 def read_table(path: Path, required: Sequence[str], corpus: str, root: Path) -> pd.DataFrame:
     """A metadata CSV with at least the ``required`` columns, or a one-line layout error."""
     if not path.is_file():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnaudio.config import ConfigError
-from rnnaudio.data.corpora.manifest import finish, layout_error, read_table
+from rnnaudio.data.corpora.manifest import corpus_root, finish, layout_error, read_table
 
 CORPUS = "urbansound8k"
 REQUIRED = ("slice_file_name", "fsID", "fold", "classID", "class")
@@ -32,11 +32,7 @@ def load_urbansound8k(root: Path, task: str = "all") -> pd.DataFrame:
     """
     if task != "all":
         raise ConfigError(f"dataset.task={task!r} is not one of: all")
-    root = Path(root).expanduser().resolve()
-    if not root.is_dir():
-        raise layout_error(CORPUS, root, "does not exist")
-    if not (root / "audio").is_dir():
-        raise layout_error(CORPUS, root, "has no audio/ folder")
+    root = corpus_root(CORPUS, root, "audio")
     table = read_table(root / "metadata" / "UrbanSound8K.csv", REQUIRED, CORPUS, root)
     if table.empty:
         raise layout_error(CORPUS, root, "lists no clips in metadata/UrbanSound8K.csv")
