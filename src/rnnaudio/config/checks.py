@@ -1,0 +1,25 @@
+"""The error every bad config value raises, and the two checks nearly all of them use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot run; the message is one line for the user."""
+
+
+def check_choice(group: str, name: str, value: Any, choices: Iterable[str]) -> None:
+    choices = list(choices)
+    if value not in choices:
+        raise ConfigError(f"{group}.{name}={value!r} is not one of: {', '.join(choices)}")
+
+
+def check_range(
+    group: str, name: str, value: float, low: float | None = None, high: float | None = None
+) -> None:
+    limits = [f">= {low}" if low is not None else "", f"<= {high}" if high is not None else ""]
+    if (low is not None and value < low) or (high is not None and value > high):
+        valid = " and ".join(limit for limit in limits if limit)
+        raise ConfigError(f"{group}.{name}={value!r} is out of range; valid values are {valid}")
