@@ -8,6 +8,7 @@ import mlflow
 import pytest
 import torch
 
+from local_runs import local_overrides
 from rnnaudio.compose import compose_config
 from rnnaudio.data.folds import cv_folds
 from rnnaudio.data.prepare import labelled_features
@@ -17,17 +18,7 @@ from rnnaudio.training.crossval import fit_fold
 
 
 def fold_overrides(corpus: Path, work: Path, *extra: str) -> list[str]:
-    return [
-        f"dataset.root={corpus}",
-        f"features.cache_dir={work / 'cache'}",
-        f"tracking.uri=sqlite:///{work / 'mlflow.db'}",
-        f"tracking.artifact_root={work / 'mlartifacts'}",
-        "model.hidden_size=16",
-        "cv.folds=2",
-        "trainer.max_epochs=2",
-        "trainer.progress=false",
-        *extra,
-    ]
+    return local_overrides(corpus, work, "trainer.max_epochs=2", *extra)
 
 
 def fit_first_fold(corpus: Path, work: Path, *extra: str):

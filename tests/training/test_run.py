@@ -7,24 +7,11 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from local_runs import local_overrides as small_overrides
 from rnnaudio.compose import compose_config
 from rnnaudio.training.run import train
 
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
-
-
-def small_overrides(corpus: Path, work: Path, *extra: str) -> list[str]:
-    return [
-        f"dataset.root={corpus}",
-        f"features.cache_dir={work / 'cache'}",
-        f"tracking.uri=sqlite:///{work / 'mlflow.db'}",
-        f"tracking.artifact_root={work / 'mlartifacts'}",
-        "model.hidden_size=16",
-        "cv.folds=2",
-        "trainer.max_epochs=1",
-        "trainer.progress=false",
-        *extra,
-    ]
 
 
 @pytest.mark.slow
