@@ -8,7 +8,6 @@ validated once, so a bad value stops with one line and exit code 2 before any wo
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from omegaconf import DictConfig
 
 from rnnaudio.compose import CONF_DIR, compose_config, register_all
 from rnnaudio.config import Config, ConfigError, to_config
+from rnnaudio.quiet import quiet_third_party
 
 USAGE = """\
 usage: rnnaudio <command> [key=value ...] [--cfg job] [--help] [-m]
@@ -174,15 +174,6 @@ def _preflight(overrides: list[str]) -> None:
         fail(str(error))
 
 
-def _quiet_third_party_warnings() -> None:
-    # Lightning 2.6 trips torch's own deprecation of its pytree API on every fit.
-    warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
-    # Heartbeats and Optuna's matplotlib plots are stable in use but still flagged.
-    from optuna.exceptions import ExperimentalWarning
-
-    warnings.filterwarnings("ignore", category=ExperimentalWarning)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -191,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     command, overrides = _split_command(args)
     _preflight(overrides)
     register_all()
-    _quiet_third_party_warnings()
+    quiet_third_party()
     sys.argv = [f"rnnaudio {command}", *overrides]
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
     app(JOBS[command])()

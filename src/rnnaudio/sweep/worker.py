@@ -18,6 +18,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 
 from rnnaudio.compose import compose_config
+from rnnaudio.quiet import quiet_third_party
 from rnnaudio.sweep.objective import STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
@@ -79,4 +80,5 @@ def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
 def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> None:
     """Entry point of a spawned local worker process."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    quiet_third_party()
     run_worker(overrides, sweep_run_id, threads)
