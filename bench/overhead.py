@@ -1,0 +1,193 @@
+"""Where the harness's per-step time goes: the shipped module against patched variants.
+
+Runs the fold fit of ``throughput.py`` as shipped and with variants that each remove one
+cost, alternated with the bare loop in one process; prints samples/s, the ratio to the bare
+loop and the milliseconds each step costs beyond it. The variants are fixes proposed for
+``src/rnnaudio/training``, measured before they are applied (each patches this process only):
+
+- ``no-fill``: ``build_trainer`` keeps ``deterministic=True`` but sets
+  ``torch.utils.deterministic.fill_uninitialized_memory = False``. With deterministic
+  algorithms on, torch otherwise fills every new tensor with NaN first; the LSTM's many
+  workspace tensors pay that on every step.
+- ``epoch-loss``: ``train_loss`` summed in the module and logged once, on the epoch's last
+  batch, instead of ``self.log`` on every step (Lightning's per-step ``_ResultMetric.to``
+  walks the metric's whole ``__dict__``).
+- ``+manual``: also manual optimisation (``zero_grad``, ``manual_backward``,
+  ``clip_gradients``, ``step`` in ``training_step``): no closure, no automatic-optimisation
+  hook chain.
+
+    python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
+    python bench/overhead.py --cells rnn --hidden 64 128 256 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import common
+import torch
+import torch.nn.functional as F
+from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
+
+from rnnaudio.data.datamodule import Batch, unpack_batch
+from rnnaudio.training import crossval
+from rnnaudio.training.module import ClassificationModule
+
+
+class EpochLossModule(ClassificationModule):
+    """``train_loss`` as the clip-weighted mean of the epoch, logged once per epoch."""
+
+    def on_train_epoch_start(self) -> None:
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._clips = 0
+
+    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
+        features, labels, lengths = unpack_batch(batch)
+        loss = F.cross_entropy(self.model(features, lengths), labels)
+        self._accumulate(loss, len(labels))
+        return loss
+
+    def _accumulate(self, loss: torch.Tensor, clips: int) -> None:
+        self._loss_sum += loss.detach() * clips
+        self._clips += clips
+        if self.trainer.is_last_batch:
+            self.log("train_loss", self._loss_sum / self._clips, on_step=False, on_epoch=True,
+                     batch_size=1)
+
+
+class ManualStepModule(EpochLossModule):
+    """Manual optimisation: the step a bare loop takes, inside Lightning."""
+
+    clip = 1.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
+        features, labels, lengths = unpack_batch(batch)
+        optimizer = self.optimizers()
+        loss = F.cross_entropy(self.model(features, lengths), labels)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self.clip_gradients(optimizer, gradient_clip_val=self.clip,
+                            gradient_clip_algorithm="norm")
+        optimizer.step()
+        self._accumulate(loss, len(labels))
+        return loss
+
+
+@contextmanager
+def patched(*, no_fill: bool = False, module: type[ClassificationModule] | None = None,
+            manual_clip: bool = False) -> Iterator[None]:
+    """``fit_fold`` with the given fixes, in this process only, undone on exit.
+
+    ``no_fill``: ``build_trainer`` also sets ``torch.utils.deterministic.
+    fill_uninitialized_memory = False``; ``module``: ``fit_fold`` builds this class;
+    ``manual_clip``: the trainer leaves gradient clipping to the module.
+    """
+    original_cls, original_build = crossval.ClassificationModule, crossval.build_trainer
+
+    def build_trainer(*args, **kwargs):
+        trainer = original_build(*args, **kwargs)
+        if no_fill:
+            torch.utils.deterministic.fill_uninitialized_memory = False
+        if manual_clip:
+            trainer.gradient_clip_val = None  # manual optimisation clips in the module
+        return trainer
+
+    crossval.build_trainer = build_trainer
+    crossval.ClassificationModule = module or original_cls
+    try:
+        yield
+    finally:
+        crossval.ClassificationModule, crossval.build_trainer = original_cls, original_build
+        torch.utils.deterministic.fill_uninitialized_memory = True  # torch's default
+
+
+VARIANTS: dict[str, Callable[[], object]] = {
+    "shipped": nullcontext,
+    "no-fill": lambda: patched(no_fill=True),
+    "epoch-loss": lambda: patched(module=EpochLossModule),
+    "no-fill+epoch-loss": lambda: patched(no_fill=True, module=EpochLossModule),
+    "no-fill+epoch-loss+manual": lambda: patched(no_fill=True, module=ManualStepModule,
+                                                 manual_clip=True),
+}
+
+
+def variant(harness: Harness, patch: Callable[[], object]) -> Callable[[], tuple[float, float]]:
+    def run() -> tuple[float, float]:
+        with patch():
+            return harness()
+    return run
+
+
+def measure(cell: str, hidden: int, args, data, scratch: Path) -> list[dict]:
+    cfg = config(cell, hidden, args, scratch)
+    ManualStepModule.clip = cfg.trainer.gradient_clip_val
+    contenders: dict[str, Callable[[], tuple[float, float]]] = {
+        name: variant(Harness(cfg, data, scratch), VARIANTS[name]) for name in args.variants
+    }
+    contenders["bare"] = BareLoop(cfg, data)
+    times = common.alternate(contenders, args.repeats)
+    bare = common.median([v[0] for v in times["bare"]])
+    bare_cpu = common.median([v[1] for v in times["bare"]])
+    rows = []
+    for name, values in times.items():
+        rate = common.median([v[0] for v in values])
+        cpu_rate = common.median([v[1] for v in values])
+        rows.append({
+            "cell": cell, "hidden": hidden, "variant": name,
+            "samples_per_s": round(rate, 1), "ratio": round(rate / bare, 4),
+            "spread": round(common.spread([v[0] for v in values]), 3),
+            "cpu_ratio": round(cpu_rate / bare_cpu, 4),
+            "cpu_ms_per_step_over_bare": round(1000 * BATCH * (1 / cpu_rate - 1 / bare_cpu), 3),
+        })
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", nargs="+", default=["rnn", "lstm"])
+    parser.add_argument("--hidden", nargs="+", type=int, default=None,
+                        help="default: 64 for rnn, 128 otherwise")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clips", type=int, default=2048)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
+                        default=["shipped", "no-fill", "no-fill+epoch-loss",
+                                 "no-fill+epoch-loss+manual"])
+    parser.add_argument("--quick", action="store_true", help="rnn 64, 3 repeats")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.cells, args.hidden, args.repeats = ["rnn"], [64], 3
+    args.accelerator, args.precision, args.progress = "cpu", "32-true", False
+    common.quiet()
+    common.set_threads(args.threads)
+    load_before = common.load_average()
+    data = cached_corpus(args.clips)
+    pairs = [(c, h) for c in args.cells
+             for h in (args.hidden or [64 if c == "rnn" else 128])]
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="rnnaudio-bench-") as tmp:
+        args.cells, args.hidden = [pairs[0][0]], [pairs[0][1]]
+        warm_up(args, data, Path(tmp))
+        for cell, hidden in pairs:
+            rows += measure(cell, hidden, args, data, Path(tmp))
+    common.print_table(
+        f"Harness per-step overhead by variant (cpu, batch {BATCH}, median of {args.repeats})",
+        ["cell", "hidden", "variant", "samples/s", "ratio", "spread", "ratio by CPU s",
+         "CPU ms/step over bare"],
+        [[r["cell"], r["hidden"], r["variant"], r["samples_per_s"], r["ratio"], r["spread"],
+          r["cpu_ratio"], r["cpu_ms_per_step_over_bare"]] for r in rows],
+    )
+    common.write_results("overhead", rows, args, load_before, args.out)
+
+
+if __name__ == "__main__":
+    main()
