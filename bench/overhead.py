@@ -8,7 +8,8 @@ loop and the milliseconds each step costs beyond it. The variants are fixes prop
 - ``no-fill``: ``build_trainer`` keeps ``deterministic=True`` but sets
   ``torch.utils.deterministic.fill_uninitialized_memory = False``. With deterministic
   algorithms on, torch otherwise fills every new tensor with NaN first; the LSTM's many
-  workspace tensors pay that on every step.
+  workspace tensors pay that on every step. (Applied in ``training/trainer.py`` since; the
+  variant now equals ``shipped``.)
 - ``epoch-loss``: ``train_loss`` summed in the module and logged once, on the epoch's last
   batch, instead of ``self.log`` on every step (Lightning's per-step ``_ResultMetric.to``
   walks the metric's whole ``__dict__``).
