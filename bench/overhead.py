@@ -18,7 +18,8 @@ loop and the milliseconds each step costs beyond it. The variants are fixes prop
   hook chain.
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
-    python bench/overhead.py --cells rnn --hidden 64 128 256 --threads 1
+    python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
+    python bench/overhead.py --variants shipped epoch-loss no-fill+epoch-loss+manual
 """
 
 from __future__ import annotations
@@ -160,8 +161,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
-                        default=["shipped", "no-fill", "no-fill+epoch-loss",
-                                 "no-fill+epoch-loss+manual"])
+                        default=["shipped", "epoch-loss"])
     parser.add_argument("--quick", action="store_true", help="rnn 64, 3 repeats")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
