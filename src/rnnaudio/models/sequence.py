@@ -14,6 +14,7 @@ from torch import nn
 
 from rnnaudio.models.classifier import count_parameters
 from rnnaudio.models.encoder import RecurrentEncoder
+from rnnaudio.models.sizing import closest_to_budget
 
 
 class NextStepModel(nn.Module):
@@ -73,14 +74,4 @@ def matched_hidden_size(cell: str, budget: int, n_keys: int = 88, num_layers: in
     def count(size: int) -> int:
         return sequence_parameters(cell, size, n_keys, num_layers)
 
-    low, high = 1, 1
-    while count(high) < budget:
-        low, high = high, high * 2
-    while low < high:
-        middle = (low + high) // 2
-        if count(middle) >= budget:
-            high = middle
-        else:
-            low = middle + 1
-    candidates = [size for size in (high - 1, high) if size >= 1]
-    return min(candidates, key=lambda size: (abs(count(size) - budget), size))
+    return closest_to_budget(count, budget)

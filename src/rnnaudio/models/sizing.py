@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -46,18 +47,26 @@ def param_budget_hidden_size(
         sized = dataclasses.replace(cfg, hidden_size=multiple * step, param_budget=None)
         return model_parameters(n_features, n_classes, sized)
 
+    return closest_to_budget(count, budget) * step
+
+
+def closest_to_budget(count: Callable[[int], int], budget: int) -> int:
+    """The size >= 1 whose ``count(size)`` is closest to ``budget`` (ties: the smaller).
+
+    ``count`` must grow with the size: doubling brackets the budget, bisection finds the
+    smallest size reaching it, and that size or the one below it is the closest.
+    """
     low, high = 1, 1
     while count(high) < budget:
         low, high = high, high * 2
-    while low < high:  # smallest multiple whose count reaches the budget
+    while low < high:
         middle = (low + high) // 2
         if count(middle) >= budget:
             high = middle
         else:
             low = middle + 1
-    candidates = [m for m in (high - 1, high) if m >= 1]
-    best = min(candidates, key=lambda m: (abs(count(m) - budget), m))
-    return best * step
+    candidates = [size for size in (high - 1, high) if size >= 1]
+    return min(candidates, key=lambda size: (abs(count(size) - budget), size))
 
 
 def resolve_hidden_size(cfg: ModelConfig, n_features: int, n_classes: int) -> ModelConfig:
