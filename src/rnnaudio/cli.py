@@ -62,10 +62,13 @@ def validated(cfg: DictConfig) -> Config:
 @contextmanager
 def one_line_errors() -> Iterator[None]:
     """Bad input found only once the data is read (too many bad files, folds that do not
-    match a corpus's predefined ones) still ends in one line and exit code 2."""
+    match a corpus's predefined ones), or a sweep whose trials all fail, still ends in one
+    line and exit code 2."""
+    from rnnaudio.sweep.worker import SweepFailedError
+
     try:
         yield
-    except ConfigError as error:
+    except (ConfigError, SweepFailedError) as error:
         fail(str(error))
 
 

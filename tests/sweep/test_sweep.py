@@ -179,6 +179,26 @@ def test_a_diverging_trial_fails_and_the_sweep_goes_on(bench):
     assert failed and {r.info.status for r in failed} == {"FAILED"}
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sweep_whose_trials_keep_failing_stops_with_the_reason(bench, workers):
+    name = tiny(bench, f"broken{workers}", n_trials=4, sampler="random",
+                space="  trainer.lr: {type: categorical, choices: [1.0e+30]}")
+    command = bench.command(name, "sweep.max_failures=2", f"sweep.workers={workers}")
+    result = subprocess.run(command, cwd=bench.work, env=bench.env, capture_output=True,
+                            text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("rnnaudio: error: ")
+    if workers == 1:
+        assert "2 trials in a row failed (sweep.max_failures=2)" in last
+        assert "DivergedError" in last
+    study = load(bench, name)
+    assert TrialState.COMPLETE not in states(study)
+    assert 2 <= len(study.trials) <= 2 * workers  # not one trial after another until killed
+    sweep_runs = [r for r in all_runs(bench) if r.data.tags.get("rnnaudio.sweep") == name]
+    assert [r.info.status for r in sweep_runs] == ["FAILED"]
+
+
 @pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
 def test_two_workers_share_one_study_without_duplicates(bench, storage, request):
     name = tiny(bench, f"par_{storage}", n_trials=4,

@@ -67,6 +67,9 @@ class SweepConfig:
     pruner_warmup_folds: int = 0  # folds a trial runs before the pruner may stop it
     pruner_startup_trials: int = 3
     max_retry: int = 2
+    # A worker stops after this many failed trials in a row: one failure is a bad point of
+    # the space (a diverging rate), several in a row are a broken setup (data, code, disk).
+    max_failures: int = 3
     heartbeat_interval: int = 10
     grace_period: int = 30
     refit: bool = True
@@ -81,6 +84,7 @@ class SweepConfig:
         if self.n_trials is not None:
             check_range("sweep", "n_trials", self.n_trials, 1)
         check_range("sweep", "workers", self.workers, 1)
+        check_range("sweep", "max_failures", self.max_failures, 1)
         check_range("sweep", "heartbeat_interval", self.heartbeat_interval, 1)
         check_range("sweep", "grace_period", self.grace_period, self.heartbeat_interval + 1)
         if not self.space:

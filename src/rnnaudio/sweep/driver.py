@@ -23,7 +23,7 @@ from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_fr
 from rnnaudio.sweep.objective import CVObjective
 from rnnaudio.sweep.space import to_overrides
 from rnnaudio.sweep.study import open_study
-from rnnaudio.sweep.worker import run_worker, worker_process
+from rnnaudio.sweep.worker import SweepFailedError, run_worker, worker_process
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker, is_local_store
 from rnnaudio.tracking.server import local_server
@@ -102,6 +102,12 @@ def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) 
         process.start()
     for process in processes:
         process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise SweepFailedError(
+            f"{len(failed)} of {workers} sweep workers stopped with an error (exit codes "
+            f"{failed}); their reasons are in the log above. Rerun the same command to resume"
+        )
 
 
 def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

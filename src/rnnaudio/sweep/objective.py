@@ -20,6 +20,7 @@ from rnnaudio.training.refit import epochs_to_best
 from rnnaudio.training.run import train
 
 STUDY_TAG, TRIAL_TAG, STATE_TAG = "optuna.study", "optuna.trial", "optuna.state"
+FAIL_REASON = "fail_reason"  # user attr of a failed trial: the exception, one line
 
 
 def trial_tags(study_name: str, number: int) -> dict[str, str]:
@@ -49,8 +50,9 @@ class CVObjective:
         try:
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
                            after_fold=lambda fold, folds: self._report(trial, fold, folds))
-        except Exception:
+        except Exception as error:
             _tag_state(tracker, tags, "FAIL")
+            trial.set_user_attr(FAIL_REASON, f"{type(error).__name__}: {error}")
             raise
         summary = result.summary
         trial.set_user_attr("mlflow_run_id", result.parent_run_id)

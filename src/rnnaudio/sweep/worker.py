@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from rnnaudio.compose import compose_config
 from rnnaudio.quiet import quiet_third_party
-from rnnaudio.sweep.objective import STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
+from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
 
@@ -51,15 +51,45 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     budget = trial_budget(spec)
     deadline = time.monotonic() + spec.timeout if spec.timeout is not None else float("inf")
     objective = CVObjective(spec, CVObjective.user_overrides(overrides), sweep_run_id)
+    failures = FailureStreak(spec.max_failures)
     while not budget_met(study, budget) and time.monotonic() < deadline:
         fail_stale_trials(study)
         close_orphan_runs(study, tracker)
         if others_will_meet_it(study, budget):
             time.sleep(min(spec.heartbeat_interval, 5))
             continue
-        # Any exception fails this trial only; the sweep goes on (a NaN loss, say).
-        study.optimize(objective, n_trials=1, catch=(Exception,))
+        # An exception fails this trial only, and the sweep goes on (a NaN loss, say),
+        # unless it is one of too many failures in a row.
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[failures])
     close_orphan_runs(study, tracker)
+
+
+class SweepFailedError(RuntimeError):
+    """Trials keep failing: the setup, not the trial's point of the space, is broken."""
+
+
+class FailureStreak:
+    """An ``optimize`` callback that raises once ``limit`` trials in a row have failed.
+
+    The error names the last trial's failure, so a sweep over a missing corpus stops at once
+    with the reason instead of failing trial after trial.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.streak = 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state != TrialState.FAIL:
+            self.streak = 0
+            return
+        self.streak += 1
+        if self.streak >= self.limit:
+            reason = trial.user_attrs.get(FAIL_REASON, "see the log above")
+            raise SweepFailedError(
+                f"{self.streak} trials in a row failed (sweep.max_failures={self.limit}); "
+                f"the last, trial {trial.number}: {reason}"
+            )
 
 
 def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
