@@ -11,8 +11,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from rnnaudio.config import TrainerConfig
+from rnnaudio.data.rolls import pad_rolls
 from rnnaudio.models.sequence import NextStepModel
-from rnnaudio.training.sequence_module import NextStepModule, pad_rolls, predicted_steps
+from rnnaudio.training.sequence_module import NextStepModule, predicted_steps
 from rnnaudio.training.trainer import build_trainer
 
 
@@ -37,8 +38,8 @@ def test_a_few_chorales_train(tmp_path: Path) -> None:
     module = NextStepModule(NextStepModel(88, "gru", 16), lr=1e-2, weight_decay=0.0)
     cfg = TrainerConfig(accelerator="cpu", max_epochs=2, progress=False)
     trainer = build_trainer(cfg, None, [], tmp_path)
-    before = trainer.validate(module, valid, verbose=False)[0]["val_nll"]
+    before = trainer.validate(module, valid, verbose=False)[0]["val_loss"]
     trainer.fit(module, train, valid)
-    after = float(trainer.callback_metrics["val_nll"])
-    assert np.isfinite(after) and np.isfinite(float(trainer.callback_metrics["train_nll"]))
+    after = float(trainer.callback_metrics["val_loss"])
+    assert np.isfinite(after) and np.isfinite(float(trainer.callback_metrics["train_loss"]))
     assert after < before

@@ -51,6 +51,28 @@ class Config:
     report: ReportConfig | None = None  # set only by `rnnaudio report`
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.dataset.is_sequence:
+            self._check_sequence_model()
+
+    def _check_sequence_model(self) -> None:
+        """Next-step prediction reads frames ``<= t`` only and has no clip to pool over."""
+        model = self.model
+        fixed = {"attention": (model.attention, "none"), "frontend": (model.frontend, "none"),
+                 "bidirectional": (model.bidirectional, False)}
+        for key, (value, valid) in fixed.items():
+            if value != valid:
+                raise ConfigError(
+                    f"model.{key}={value}: dataset={self.dataset.name} (task sequence, "
+                    f"next-step prediction) takes model.{key}={valid}"
+                )
+        if self.diagnostics.grad_flow:
+            raise ConfigError(f"diagnostics=grad_flow: dataset={self.dataset.name} (task "
+                              "sequence) has no clip loss to probe; use diagnostics=default")
+        if self.augment != AugmentConfig():
+            raise ConfigError(f"augment: dataset={self.dataset.name} (task sequence) has no "
+                              "audio features to augment; use augment=none")
+
 
 def register_configs() -> None:
     """Register the schema so ``conf/config.yaml`` can name it in its defaults list."""

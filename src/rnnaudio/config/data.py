@@ -28,8 +28,30 @@ class SynthConfig:
 
 
 @dataclass
+class JSBConfig:
+    """How the JSB Chorales piano rolls are read (see ``rnnaudio.data.corpora.jsb``)."""
+
+    steps_per_quarter: int = 1  # 1: one frame per quarter note, as in the 2012 data
+    chorales: int | None = None  # the first N chorales only (None: all 371)
+    # The train/validation/test split is a property of the corpus, not of a run's seed:
+    # every seed of an experiment sees the same chorales.
+    split_seed: int = 0
+    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
+
+    def __post_init__(self) -> None:
+        check_range("dataset.jsb", "steps_per_quarter", self.steps_per_quarter, 1)
+        if self.chorales is not None:
+            check_range("dataset.jsb", "chorales", self.chorales, 5)
+        if len(self.split) != 3 or min(self.split) <= 0 or abs(sum(self.split) - 1) > 1e-6:
+            raise ConfigError(
+                f"dataset.jsb.split={list(self.split)} is not a split; give three positive "
+                "fractions (train, validation, test) summing to 1, e.g. [0.6, 0.2, 0.2]"
+            )
+
+
+@dataclass
 class DatasetConfig:
-    """A corpus on disk and the classification task read from it."""
+    """A corpus on disk and the task read from it (a classification, or ``sequence``)."""
 
     # Corpus name -> its tasks. One loader per layout lives in rnnaudio/data/corpora/.
     TASKS: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -39,6 +61,7 @@ class DatasetConfig:
         "urbansound8k": ("all",),
         "fsdd": ("all",),
         "folder": ("all",),
+        "jsb": ("sequence",),
     }
     CORPORA: ClassVar[tuple[str, ...]] = tuple(TASKS)
     _SPEECH_COMMANDS: ClassVar[str] = (
@@ -53,6 +76,7 @@ class DatasetConfig:
         "fsdd": "recordings/<digit>_<speaker>_<index>.wav",
         "folder": "<root>/<label>/*.wav|flac|ogg, or a .csv file with columns "
         "path,label[,group][,fold] (paths relative to the csv)",
+        "jsb": "none: the chorales ship with music21 (corpus/bach); the root caches the rolls",
     }
     # What must exist under the root for the layout to be plausible (checked before any work).
     MARKERS: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -78,6 +102,7 @@ class DatasetConfig:
     silence_fraction: float = 0.1
     unknown_fraction: float = 0.1
     synth: SynthConfig = field(default_factory=SynthConfig)
+    jsb: JSBConfig = field(default_factory=JSBConfig)
 
     def __post_init__(self) -> None:
         check_choice("dataset", "name", self.name, self.CORPORA)
@@ -93,14 +118,20 @@ class DatasetConfig:
         check_range("dataset", "silence_fraction", self.silence_fraction, 0.0, 1.0)
         check_range("dataset", "unknown_fraction", self.unknown_fraction, 0.0, 1.0)
 
+    @property
+    def is_sequence(self) -> bool:
+        """Next-step prediction of sequences (the chorales) rather than classification."""
+        return self.task == "sequence"
+
     def check_root(self) -> None:
         """Fails fast, before any work, on a corpus root that is absent or in another layout.
 
-        The embedded corpus is exempt: it is generated there on first use.
+        The embedded corpus and the chorales are exempt: the first is generated there on
+        first use, the second ships with music21 and only caches its rolls there.
         """
         root = Path(self.root)
         layout = self.LAYOUTS[self.name]
-        if self.name == "synth_commands":
+        if self.name in ("synth_commands", "jsb"):
             return
         if self.name == "folder" and root.suffix.lower() == ".csv" and root.is_file():
             return

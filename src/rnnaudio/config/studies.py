@@ -129,7 +129,7 @@ class ExperimentConfig:
     """
 
     METRICS: ClassVar[tuple[str, ...]] = (
-        "test_acc", "test_loss", "test_f1", "cv_val_acc_mean", "cv_val_loss_mean",
+        "test_acc", "test_loss", "test_f1", "test_nll", "cv_val_acc_mean", "cv_val_loss_mean",
     )
 
     name: str = MISSING

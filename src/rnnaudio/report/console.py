@@ -22,13 +22,19 @@ def fold_table(result: TrainResult) -> Table:
         table.add_column(column, justify="right")
     for fold in result.folds:
         ev = fold.evaluation
-        table.add_row(str(fold.fold), f"{ev.loss:.4f}", f"{ev.accuracy:.4f}",
-                      f"{ev.macro_f1:.4f}", str(fold.best_epoch), str(fold.epochs_run))
+        table.add_row(str(fold.fold), *map(_number, (ev.loss, ev.accuracy, ev.macro_f1)),
+                      str(fold.best_epoch), str(fold.epochs_run))
     table.add_section()
     for stat in ("mean", "std"):
-        values = [result.summary[f"cv_{name}_{stat}"] for name in ("val_loss", "val_acc", "val_f1")]
-        table.add_row(stat, *(f"{v:.4f}" for v in values), "", "")
+        values = [result.summary.get(f"cv_{name}_{stat}") for name in ("val_loss", "val_acc",
+                                                                       "val_f1")]
+        table.add_row(stat, *map(_number, values), "", "")
     return table
+
+
+def _number(value: float | None) -> str:
+    """A metric to 4 places; a dash for one the task does not have (a sequence model's F1)."""
+    return "-" if value is None else f"{value:.4f}"
 
 
 def print_train_result(result: TrainResult, console: Console | None = None) -> None:
@@ -51,9 +57,10 @@ def print_sweep_result(result: SweepResult, console: Console | None = None) -> N
         console.print(f"best: trial {best.number}  {best.params}  CV loss {best.value:.4f}",
                       soft_wrap=True)
     if result.test is not None:
+        test = result.test
         console.print(f"refit on train+validation, test split: accuracy "
-                      f"{result.test.accuracy:.4f}, macro-F1 {result.test.macro_f1:.4f}, "
-                      f"loss {result.test.loss:.4f}", soft_wrap=True)
+                      f"{_number(test.accuracy)}, macro-F1 {_number(test.macro_f1)}, "
+                      f"loss {test.loss:.4f}", soft_wrap=True)
     console.print(f"sweep run: {result.sweep_run_id}", soft_wrap=True)
     console.print(f"open the MLflow UI: [bold]{result.ui_command}[/bold]", soft_wrap=True)
     console.print(f"open optuna-dashboard: [bold]optuna-dashboard {result.storage}[/bold]",

@@ -144,6 +144,5 @@ def _refit_best(cfg: Config, spec: SweepConfig, overrides: Sequence[str],
         tracker.log_params(run_id, {**flatten(dataclasses.asdict(best_cfg)),
                                     "refit.epochs": epochs, "refit.trial": best.number})
         test = refit_and_test(best_cfg, epochs, tracker, run_id, output_dir / "refit")
-    tracker.log_metrics(sweep_run_id, {"test_loss": test.loss, "test_acc": test.accuracy,
-                                       "test_f1": test.macro_f1})
+    tracker.log_metrics(sweep_run_id, test.metrics("test"))
     return test

@@ -57,7 +57,8 @@ class CVObjective:
         summary = result.summary
         trial.set_user_attr("mlflow_run_id", result.parent_run_id)
         trial.set_user_attr("cv_val_loss_std", summary["cv_val_loss_std"])
-        trial.set_user_attr("cv_val_acc_mean", summary["cv_val_acc_mean"])
+        if "cv_val_acc_mean" in summary:  # a sequence model has no accuracy
+            trial.set_user_attr("cv_val_acc_mean", summary["cv_val_acc_mean"])
         trial.set_user_attr("n_params", result.folds[0].n_params)
         trial.set_user_attr("epochs_to_best", epochs_to_best([f.best_epoch for f in result.folds]))
         state = "PRUNED" if result.stopped_early else "COMPLETE"

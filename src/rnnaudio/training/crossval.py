@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,38 @@ def build_model(cfg: Config, data: LabelledFeatures, train_rows: np.ndarray) -> 
     return model
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What a fit leaves: each epoch's logged metrics and its best checkpoint."""
+
+    epochs: list[dict[str, float]]
+    checkpoint: Path
+    best_epoch: int
+
+
+def fit_early_stopped(
+    cfg: Config,
+    module: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    tracker: RunTracker,
+    run_id: str,
+    fold_dir: Path,
+    extra_callbacks: Sequence[pl.Callback] = (),
+) -> Fit:
+    """Fits until ``val_loss`` stops improving, logging to run ``run_id``, then loads the
+    best checkpoint back into ``module``. Every task's module logs its loss as ``val_loss``."""
+    history = EpochHistory()
+    best = ModelCheckpoint(dirpath=fold_dir, filename="best", monitor="val_loss", mode="min")
+    stop = EarlyStopping(monitor="val_loss", patience=cfg.trainer.early_stopping_patience)
+    logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
+    trainer = build_trainer(cfg.trainer, logger, [history, best, stop, *extra_callbacks],
+                            fold_dir)
+    trainer.fit(module, datamodule=datamodule)
+    module.load_state_dict(torch.load(best.best_model_path, weights_only=False)["state_dict"])
+    best_epoch = int(min(history.epochs, key=lambda row: row["val_loss"])["epoch"])
+    return Fit(history.epochs, Path(best.best_model_path), best_epoch)
+
+
 def fit_fold(
     cfg: Config,
     data: LabelledFeatures,
@@ -70,25 +103,13 @@ def fit_fold(
         data.features, data.labels, train_rows, val_rows, cfg.trainer.batch_size, cfg.seed,
         lengths=data.lengths, augment=data.augment,
     )
-    history = EpochHistory()
-    best = ModelCheckpoint(dirpath=fold_dir, filename="best", monitor="val_loss", mode="min")
-    stop = EarlyStopping(monitor="val_loss", patience=cfg.trainer.early_stopping_patience)
-    callbacks: list[pl.Callback] = [history, best, stop]
     probe = _grad_flow_probe(cfg, data, val_rows)
-    if probe is not None:
-        callbacks.append(probe)
-    logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
-    trainer = build_trainer(cfg.trainer, logger, callbacks, fold_dir)
-    trainer.fit(module, datamodule=datamodule)
-
-    module.load_state_dict(torch.load(best.best_model_path, weights_only=False)["state_dict"])
+    fit = fit_early_stopped(cfg, module, datamodule, tracker, run_id, fold_dir,
+                            [] if probe is None else [probe])
     evaluation = evaluate(module.model, datamodule.val_dataloader(), len(data.classes))
-    epochs = history.epochs
-    best_epoch = int(min(epochs, key=lambda row: row["val_loss"])["epoch"])
-    result = FoldResult(fold, run_id, evaluation, best_epoch, len(epochs),
-                        Path(best.best_model_path), count_parameters(model),
-                        model.encoder.hidden_size)
-    _log_fold(tracker, result, epochs, data.classes)
+    result = FoldResult(fold, run_id, evaluation, fit.best_epoch, len(fit.epochs),
+                        fit.checkpoint, count_parameters(model), model.encoder.hidden_size)
+    log_fold(tracker, result, fit.epochs, data.classes)
     if probe is not None:
         log_grad_flow(tracker, run_id, probe.norms, f"fold {fold}")
     _log_attention(cfg, tracker, result, module.model, data, val_rows)
@@ -138,22 +159,24 @@ def spread(rows: np.ndarray, n: int) -> np.ndarray:
     return rows[np.linspace(0, len(rows) - 1, n).round().astype(int)]
 
 
-def _log_fold(
-    tracker: RunTracker, result: FoldResult, epochs: list[dict[str, float]], classes: list[str]
+def log_fold(
+    tracker: RunTracker, result: FoldResult, epochs: list[dict[str, float]],
+    classes: list[str] | None,
 ) -> None:
+    """The fold's best-checkpoint metrics, size, curves, checkpoint (and confusion matrix,
+    for a classifier: ``classes`` is None for a sequence model)."""
     ev = result.evaluation
     tracker.log_metrics(result.run_id, {
-        "best_val_loss": ev.loss,
-        "best_val_acc": ev.accuracy,
-        "best_val_f1": ev.macro_f1,
+        **ev.metrics("best_val"),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
     })
     tracker.log_params(result.run_id, {"n_params": result.n_params,
                                        "model.hidden_size_resolved": result.hidden_size})
     title = f"fold {result.fold}"
-    tracker.log_figure(result.run_id, confusion_figure(ev.confusion, classes, title),
-                       "figures/confusion_matrix.png")
+    if ev.confusion is not None and classes is not None:
+        tracker.log_figure(result.run_id, confusion_figure(ev.confusion, classes, title),
+                           "figures/confusion_matrix.png")
     tracker.log_figure(result.run_id, learning_curves_figure(epochs, title),
                        "figures/learning_curves.png")
     tracker.log_file(result.run_id, result.checkpoint, "checkpoints")

@@ -1,4 +1,5 @@
-"""One pass of a trained model over a loader: loss, accuracy, macro-F1, confusion matrix."""
+"""One pass of a trained model over a loader: its loss, and for a classifier accuracy,
+macro-F1 and the confusion matrix."""
 
 from __future__ import annotations
 
@@ -14,16 +15,25 @@ from torchmetrics.functional.classification import (
 )
 
 from rnnaudio.data.datamodule import unpack_batch
+from rnnaudio.models.sequence import next_step_nll
+from rnnaudio.training.sequence_module import predicted_steps
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics of one model on one set of clips; ``confusion`` is ``(true, predicted)``."""
+    """Metrics of one model on one split. ``loss`` is the task's loss (cross-entropy, or
+    NLL per time step for a sequence model, which has no accuracy, F1 or confusion);
+    ``confusion`` is ``(true, predicted)``."""
 
     loss: float
-    accuracy: float
-    macro_f1: float
-    confusion: torch.Tensor
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    confusion: torch.Tensor | None = None
+
+    def metrics(self, prefix: str) -> dict[str, float]:
+        """``{prefix}_loss``, and ``{prefix}_acc`` / ``{prefix}_f1`` when the task has them."""
+        named = {"loss": self.loss, "acc": self.accuracy, "f1": self.macro_f1}
+        return {f"{prefix}_{name}": value for name, value in named.items() if value is not None}
 
 
 @torch.no_grad()
@@ -47,3 +57,17 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, n_classes: int) -> Eval
         macro_f1=multiclass_f1_score(all_logits, all_labels, n_classes, average="macro").item(),
         confusion=multiclass_confusion_matrix(all_logits, all_labels, n_classes),
     )
+
+
+@torch.no_grad()
+def evaluate_sequence(model: torch.nn.Module, loader: DataLoader) -> Evaluation:
+    """NLL per predicted time step over every roll of ``loader`` (batches weighted by steps)."""
+    model.eval()
+    device = next(model.parameters()).device
+    total, steps = 0.0, 0
+    for rolls, lengths in loader:
+        rolls = rolls.to(device)
+        batch_steps = predicted_steps(lengths)
+        total += next_step_nll(model(rolls, lengths).float(), rolls, lengths).item() * batch_steps
+        steps += batch_steps
+    return Evaluation(loss=total / max(steps, 1))

@@ -35,18 +35,24 @@ def _cells(confusion: torch.Tensor) -> list[tuple[tuple[int, int], int]]:
 
 
 def learning_curves_figure(epochs: list[dict[str, float]], title: str) -> Figure:
-    """Training and validation loss, and validation accuracy, against the epoch."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
+    """Training and validation loss, and validation accuracy when the task has one, against
+    the epoch. The loss is the task's: cross-entropy, or NLL per time step."""
+    has_acc = any("val_acc" in row for row in epochs)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(9 if has_acc else 5, 3.5),
+                             squeeze=False)
+    loss_ax = axes[0, 0]
     x = [row["epoch"] for row in epochs]
     for name in ("train_loss", "val_loss"):
         loss_ax.plot(x, [row.get(name, float("nan")) for row in epochs], marker="o", label=name)
-    acc_ax.plot(x, [row.get("val_acc", float("nan")) for row in epochs], marker="o",
-                color="tab:green", label="val_acc")
     loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("cross-entropy")
-    acc_ax.set_xlabel("epoch")
-    acc_ax.set_ylabel("accuracy")
-    for ax in (loss_ax, acc_ax):
+    loss_ax.set_ylabel("loss")
+    if has_acc:
+        acc_ax = axes[0, 1]
+        acc_ax.plot(x, [row.get("val_acc", float("nan")) for row in epochs], marker="o",
+                    color="tab:green", label="val_acc")
+        acc_ax.set_xlabel("epoch")
+        acc_ax.set_ylabel("accuracy")
+    for ax in axes.flat:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)

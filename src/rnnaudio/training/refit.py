@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytorch_lightning as pl
 from pytorch_lightning.loggers import MLFlowLogger
 
 from rnnaudio.config import Config
@@ -28,8 +29,13 @@ def epochs_to_best(best_epochs: list[int]) -> int:
 def refit_and_test(
     cfg: Config, epochs: int, tracker: RunTracker, run_id: str, work_dir: Path
 ) -> Evaluation:
-    """Trains on every non-test clip for ``epochs`` epochs (no early stopping: there is no
-    validation data left), logs to ``run_id``, and returns the test-split evaluation."""
+    """Trains on every non-test clip (or chorale) for ``epochs`` epochs (no early stopping:
+    there is no validation data left), logs to ``run_id``, and returns the test-split
+    evaluation, whose metrics are logged as ``test_*``."""
+    if cfg.dataset.is_sequence:
+        from rnnaudio.training.sequence_fit import refit_sequence_and_test
+
+        return refit_sequence_and_test(cfg, epochs, tracker, run_id, work_dir)
     data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
                              augment=cfg.augment)
     split = data.manifest["split"].to_numpy()
@@ -40,17 +46,25 @@ def refit_and_test(
     datamodule = FoldDataModule(data.features, data.labels, train_rows, train_rows[:0],
                                 cfg.trainer.batch_size, cfg.seed, lengths=data.lengths,
                                 augment=data.augment)
+    fit_all(cfg, epochs, module, datamodule, tracker, run_id, work_dir)
+    test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size,
+                               lengths=data.lengths)
+    result = evaluate(module.model, test_loader, len(data.classes))
+    tracker.log_metrics(run_id, {**result.metrics("test"), "test_clips": len(test_rows)})
+    assert result.confusion is not None  # a classifier's evaluation has one
+    tracker.log_figure(run_id, confusion_figure(result.confusion, data.classes, "test split"),
+                       "figures/test_confusion_matrix.png")
+    return result
+
+
+def fit_all(
+    cfg: Config, epochs: int, module: pl.LightningModule, datamodule: pl.LightningDataModule,
+    tracker: RunTracker, run_id: str, work_dir: Path,
+) -> None:
+    """Exactly ``epochs`` epochs with no validation loop; the checkpoint goes to the run."""
     trainer_cfg = dataclasses.replace(cfg.trainer, max_epochs=epochs)
     logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
     trainer = build_trainer(trainer_cfg, logger, [], work_dir, validate=False)
     trainer.fit(module, datamodule)
     trainer.save_checkpoint(work_dir / "refit.ckpt")
     tracker.log_file(run_id, work_dir / "refit.ckpt", "checkpoints")
-    test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size,
-                               lengths=data.lengths)
-    result = evaluate(module.model, test_loader, len(data.classes))
-    tracker.log_metrics(run_id, {"test_loss": result.loss, "test_acc": result.accuracy,
-                                 "test_f1": result.macro_f1, "test_clips": len(test_rows)})
-    tracker.log_figure(run_id, confusion_figure(result.confusion, data.classes, "test split"),
-                       "figures/test_confusion_matrix.png")
-    return result

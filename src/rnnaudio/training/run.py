@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,14 +41,12 @@ class TrainResult:
 
 
 def summarize(folds: list[FoldResult]) -> dict[str, float]:
-    """Mean and (population) standard deviation over folds of each validation metric."""
-    columns = {
-        "val_loss": [f.evaluation.loss for f in folds],
-        "val_acc": [f.evaluation.accuracy for f in folds],
-        "val_f1": [f.evaluation.macro_f1 for f in folds],
-    }
+    """Mean and (population) standard deviation over folds of each validation metric the
+    task has (``cv_val_loss_*``; for a classifier also ``cv_val_acc_*``, ``cv_val_f1_*``)."""
+    per_fold = [f.evaluation.metrics("val") for f in folds]
     summary: dict[str, float] = {}
-    for name, values in columns.items():
+    for name in per_fold[0]:
+        values = [metrics[name] for metrics in per_fold]
         summary[f"cv_{name}_mean"] = float(np.mean(values))
         summary[f"cv_{name}_std"] = float(np.std(values))
     return summary
@@ -71,6 +70,36 @@ def data_summary(data: LabelledFeatures) -> dict[str, int | str]:
 
 # Called after each fold with that fold and all so far; returning True stops the CV early.
 FoldHook = Callable[[FoldResult, list[FoldResult]], bool]
+FitFold = Callable[..., FoldResult]
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """What the CV loop needs from a task: its data, folds and their names, the counts to
+    log, and the function that fits one fold (``fit_fold``'s signature)."""
+
+    data: Any
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    fold_names: list[str]
+    params: dict[str, int | str]
+    fit_fold: FitFold
+
+
+def task_data(cfg: Config) -> TaskData:
+    """Classification reads clips into features; the sequence task reads piano rolls."""
+    if cfg.dataset.is_sequence:
+        from rnnaudio.data.rolls import piano_rolls, roll_folds
+        from rnnaudio.training.sequence_fit import fit_sequence_fold
+
+        rolls = piano_rolls(cfg.dataset)
+        folds = roll_folds(rolls, cfg.cv.folds, cfg.seed)
+        return TaskData(rolls, folds, [str(i) for i in range(len(folds))], rolls.summary(),
+                        fit_sequence_fold)
+    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
+                             augment=cfg.augment)
+    folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
+    return TaskData(data, folds, fold_names(data.manifest, len(folds)), data_summary(data),
+                    fit_fold)
 
 
 class DivergedError(RuntimeError):
@@ -91,17 +120,16 @@ def train(
     called with each finished fold and all folds so far, and stops the CV by returning True
     (a pruned trial). An exception ends every open run as FAILED, never RUNNING.
     """
-    data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
-                             augment=cfg.augment)
-    folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
-    names = fold_names(data.manifest, len(folds))
+    task = task_data(cfg)
+    folds, names = task.folds, task.fold_names
     tracker = RunTracker(cfg.tracking)
     params = flatten(dataclasses.asdict(cfg))
     name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
     with _work_dir(output_dir) as work, tracker.run(name, parent_run_id, tags) as run_id:
-        tracker.log_params(run_id, {**params, **data_summary(data)})
+        tracker.log_params(run_id, {**params, **task.params})
         tracker.log_yaml(run_id, dataclasses.asdict(cfg), "config.yaml")
-        tracker.log_text(run_id, data.report.to_json(), "data_report.json")
+        if isinstance(task.data, LabelledFeatures):
+            tracker.log_text(run_id, task.data.report.to_json(), "data_report.json")
         results: list[FoldResult] = []
         for fold, rows in enumerate(folds):
             with tracker.run(f"{name}-fold{fold}", run_id, tags) as fold_run_id:
@@ -109,7 +137,8 @@ def train(
                     **params, "cv.fold": fold, "cv.val_fold": names[fold],
                     "data.fold_train_clips": len(rows[0]), "data.fold_val_clips": len(rows[1]),
                 })
-                result = fit_fold(cfg, data, rows, fold, tracker, fold_run_id, work / f"fold{fold}")
+                result = task.fit_fold(cfg, task.data, rows, fold, tracker, fold_run_id,
+                                       work / f"fold{fold}")
                 _check_finite(result)
             results.append(result)
             if after_fold is not None and after_fold(result, results):

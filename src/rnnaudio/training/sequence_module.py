@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from rnnaudio.data.rolls import RollBatch
 from rnnaudio.models.sequence import NextStepModel, next_step_nll
-
-RollBatch = tuple[torch.Tensor, torch.Tensor]
-
-
-def pad_rolls(rolls: list[np.ndarray]) -> RollBatch:
-    """Rolls ``(T_i, K)`` to a zero-padded float batch ``(B, T_max, K)`` and ``lengths (B,)``.
-
-    Usable as a ``DataLoader`` ``collate_fn`` over a list of rolls.
-    """
-    if not rolls:
-        raise ValueError("pad_rolls needs at least one roll")
-    lengths = torch.tensor([len(roll) for roll in rolls], dtype=torch.long)
-    batch = torch.zeros(len(rolls), int(lengths.max()), rolls[0].shape[1])
-    for i, roll in enumerate(rolls):
-        batch[i, : len(roll)] = torch.as_tensor(roll, dtype=torch.float32)
-    return batch, lengths
 
 
 def predicted_steps(lengths: torch.Tensor) -> int:
@@ -33,8 +17,9 @@ def predicted_steps(lengths: torch.Tensor) -> int:
 class NextStepModule(pl.LightningModule):
     """Trains a :class:`NextStepModel` on batches ``(rolls (B, T, K) float, lengths (B,))``.
 
-    ``train_nll`` and ``val_nll`` are nats per time step; each batch is weighted by its
-    number of predicted steps, so the epoch value is the NLL per step over the whole split.
+    The task's loss is the NLL in nats per time step, logged as ``train_loss``, ``val_loss``
+    and ``test_loss`` (the names every fit monitors); each batch is weighted by its number
+    of predicted steps, so the epoch value is the NLL per step over the whole split.
     """
 
     def __init__(self, model: NextStepModel, lr: float, weight_decay: float) -> None:
@@ -52,16 +37,16 @@ class NextStepModule(pl.LightningModule):
 
     def training_step(self, batch: RollBatch, _: int) -> torch.Tensor:
         nll, steps = self._nll(batch)
-        self.log("train_nll", nll, on_step=False, on_epoch=True, batch_size=max(steps, 1))
+        self.log("train_loss", nll, on_step=False, on_epoch=True, batch_size=max(steps, 1))
         return nll
 
     def validation_step(self, batch: RollBatch, _: int) -> None:
         nll, steps = self._nll(batch)
-        self.log("val_nll", nll, on_epoch=True, batch_size=max(steps, 1))
+        self.log("val_loss", nll, on_epoch=True, batch_size=max(steps, 1))
 
     def test_step(self, batch: RollBatch, _: int) -> None:
         nll, steps = self._nll(batch)
-        self.log("test_nll", nll, on_epoch=True, batch_size=max(steps, 1))
+        self.log("test_loss", nll, on_epoch=True, batch_size=max(steps, 1))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
