@@ -2,24 +2,17 @@
 
 Runs the fold fit of ``throughput.py`` as shipped and with variants that each remove one
 cost, alternated with the bare loop in one process; prints samples/s, the ratio to the bare
-loop and the milliseconds each step costs beyond it. The variants are fixes proposed for
-``src/rnnaudio/training``, measured before they are applied (each patches this process only):
+loop and the milliseconds each step costs beyond it. A variant patches this process only.
+Two fixes first measured here now ship, so they are no longer variants: no NaN-filling of
+new tensors under deterministic algorithms (``training/trainer.py``) and ``train_loss``
+summed in the module and logged once per epoch (``training/epoch_loss.py``).
 
-- ``no-fill``: ``build_trainer`` keeps ``deterministic=True`` but sets
-  ``torch.utils.deterministic.fill_uninitialized_memory = False``. With deterministic
-  algorithms on, torch otherwise fills every new tensor with NaN first; the LSTM's many
-  workspace tensors pay that on every step. (Applied in ``training/trainer.py`` since; the
-  variant now equals ``shipped``.)
-- ``epoch-loss``: ``train_loss`` summed in the module and logged once, on the epoch's last
-  batch, instead of ``self.log`` on every step (Lightning's per-step ``_ResultMetric.to``
-  walks the metric's whole ``__dict__``).
-- ``+manual``: also manual optimisation (``zero_grad``, ``manual_backward``,
-  ``clip_gradients``, ``step`` in ``training_step``): no closure, no automatic-optimisation
-  hook chain.
+- ``manual``: manual optimisation (``zero_grad``, ``manual_backward``, ``clip_gradients``,
+  ``step`` in ``training_step``): no closure, no automatic-optimisation hook chain; what is
+  left of Lightning's loop beyond it is hook dispatch.
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
     python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
-    python bench/overhead.py --variants shipped epoch-loss no-fill+epoch-loss+manual
 """
 
 from __future__ import annotations
@@ -40,28 +33,7 @@ from rnnaudio.training import crossval
 from rnnaudio.training.module import ClassificationModule
 
 
-class EpochLossModule(ClassificationModule):
-    """``train_loss`` as the clip-weighted mean of the epoch, logged once per epoch."""
-
-    def on_train_epoch_start(self) -> None:
-        self._loss_sum = torch.zeros((), device=self.device)
-        self._clips = 0
-
-    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
-        features, labels, lengths = unpack_batch(batch)
-        loss = F.cross_entropy(self.model(features, lengths), labels)
-        self._accumulate(loss, len(labels))
-        return loss
-
-    def _accumulate(self, loss: torch.Tensor, clips: int) -> None:
-        self._loss_sum += loss.detach() * clips
-        self._clips += clips
-        if self.trainer.is_last_batch:
-            self.log("train_loss", self._loss_sum / self._clips, on_step=False, on_epoch=True,
-                     batch_size=1)
-
-
-class ManualStepModule(EpochLossModule):
+class ManualStepModule(ClassificationModule):
     """Manual optimisation: the step a bare loop takes, inside Lightning."""
 
     clip = 1.0
@@ -79,45 +51,31 @@ class ManualStepModule(EpochLossModule):
         self.clip_gradients(optimizer, gradient_clip_val=self.clip,
                             gradient_clip_algorithm="norm")
         optimizer.step()
-        self._accumulate(loss, len(labels))
+        self.log_train_loss(loss, len(labels))
         return loss
 
 
 @contextmanager
-def patched(*, no_fill: bool = False, module: type[ClassificationModule] | None = None,
-            manual_clip: bool = False) -> Iterator[None]:
-    """``fit_fold`` with the given fixes, in this process only, undone on exit.
-
-    ``no_fill``: ``build_trainer`` also sets ``torch.utils.deterministic.
-    fill_uninitialized_memory = False``; ``module``: ``fit_fold`` builds this class;
-    ``manual_clip``: the trainer leaves gradient clipping to the module.
-    """
+def manual_optimisation() -> Iterator[None]:
+    """``fit_fold`` builds :class:`ManualStepModule` and leaves clipping to it; undone on exit."""
     original_cls, original_build = crossval.ClassificationModule, crossval.build_trainer
 
     def build_trainer(*args, **kwargs):
         trainer = original_build(*args, **kwargs)
-        if no_fill:
-            torch.utils.deterministic.fill_uninitialized_memory = False
-        if manual_clip:
-            trainer.gradient_clip_val = None  # manual optimisation clips in the module
+        trainer.gradient_clip_val = None  # manual optimisation clips in the module
         return trainer
 
     crossval.build_trainer = build_trainer
-    crossval.ClassificationModule = module or original_cls
+    crossval.ClassificationModule = ManualStepModule
     try:
         yield
     finally:
         crossval.ClassificationModule, crossval.build_trainer = original_cls, original_build
-        torch.utils.deterministic.fill_uninitialized_memory = True  # torch's default
 
 
 VARIANTS: dict[str, Callable[[], object]] = {
     "shipped": nullcontext,
-    "no-fill": lambda: patched(no_fill=True),
-    "epoch-loss": lambda: patched(module=EpochLossModule),
-    "no-fill+epoch-loss": lambda: patched(no_fill=True, module=EpochLossModule),
-    "no-fill+epoch-loss+manual": lambda: patched(no_fill=True, module=ManualStepModule,
-                                                 manual_clip=True),
+    "manual": manual_optimisation,
 }
 
 
@@ -161,7 +119,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
-                        default=["shipped", "epoch-loss"])
+                        default=["shipped", "manual"])
     parser.add_argument("--quick", action="store_true", help="rnn 64, 3 repeats")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()

@@ -90,7 +90,8 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
     if not is_local_store(cfg.tracking.uri):
         _spawn(quiet, sweep_run_id, spec.workers, threads)
         return
-    with local_server(cfg.tracking.uri, cfg.tracking.artifact_root) as uri:
+    # The workers wait for the server themselves, so its start overlaps their imports.
+    with local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False) as uri:
         _spawn([*quiet, f"tracking.uri={uri}"], sweep_run_id, spec.workers, threads)
 
 

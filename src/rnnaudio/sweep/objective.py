@@ -1,7 +1,7 @@
 """A trial: compose the config with the trial's choices, cross-validate, return the mean loss.
 
-Each fold reports the running mean of the fold losses at its own step, so the pruner
-compares trials fold by fold; every fold's loss is kept on the trial as a user attribute.
+After each fold the running mean of the fold losses is reported at step = folds done, so
+the pruner compares trials fold by fold; every fold's loss is kept on the trial as a user attribute.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ class CVObjective:
     @staticmethod
     def _report(trial: optuna.Trial, fold: FoldResult, folds: list[FoldResult]) -> bool:
         trial.set_user_attr(f"fold{fold.fold}_val_loss", fold.evaluation.loss)
-        trial.report(float(np.mean([f.evaluation.loss for f in folds])), step=fold.fold)
+        # The step is the count of folds done (from 1): successive halving and Hyperband
+        # first compare trials at step min_resource=1, which is then after one fold.
+        trial.report(float(np.mean([f.evaluation.loss for f in folds])), step=len(folds))
         return trial.should_prune()
 
 

@@ -22,6 +22,7 @@ from rnnaudio.quiet import quiet_third_party
 from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.tracking.server import wait_healthy
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     cfg = compose_config(overrides)
     spec = cfg.sweep
     assert spec is not None
+    if cfg.tracking.uri.startswith(("http://", "https://")):
+        wait_healthy(cfg.tracking.uri)  # a server started beside the workers, or a remote one
     study = open_study(spec, cfg.cv.folds)
     tracker = RunTracker(cfg.tracking)
     budget = trial_budget(spec)

@@ -24,8 +24,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_server(backend_uri: str, artifact_root: str, timeout: float = 120.0) -> Iterator[str]:
-    """Serves ``backend_uri`` on 127.0.0.1 until the block ends; yields its http URI."""
+def local_server(
+    backend_uri: str, artifact_root: str, timeout: float = 120.0, wait: bool = True
+) -> Iterator[str]:
+    """Serves ``backend_uri`` on 127.0.0.1 until the block ends; yields its http URI.
+
+    ``wait=False`` yields as soon as the server process starts, so that work which needs
+    the server only later (spawned workers importing torch) overlaps its 6-7 s start; such
+    work calls :func:`wait_healthy` first. The block's end stops the server either way.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "mlflow", "server",
@@ -39,26 +46,38 @@ def local_server(backend_uri: str, artifact_root: str, timeout: float = 120.0) -
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL)
         try:
-            _wait_healthy(server, uri, timeout, Path(log.name))
+            if wait:
+                wait_healthy(uri, timeout, server, Path(log.name))
             yield uri
         finally:
+            # Every client has finished when the block ends and SQLite commits are atomic,
+            # so a server slow to shut down (4-5 s of graceful stop) is simply killed.
             server.terminate()
             try:
-                server.wait(timeout=20)
+                server.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 server.kill()
+                server.wait()
 
 
-def _wait_healthy(server: subprocess.Popen, uri: str, timeout: float, log: Path) -> None:
+STOP_GRACE_S = 1.0
+
+
+def wait_healthy(
+    uri: str, timeout: float = 120.0, server: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
+    """Returns once ``uri``'s ``/health`` answers 200; raises after ``timeout`` seconds, or
+    at once when the (local) ``server`` process has exited, quoting the end of its ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            error = log.read_text(errors="replace")[-500:]
+        if server is not None and server.poll() is not None:
+            error = log.read_text(errors="replace")[-500:] if log is not None else ""
             raise RuntimeError(f"mlflow server exited with {server.returncode}: {error}")
         try:
             with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.5)
+            time.sleep(0.2)
     raise RuntimeError(f"mlflow server on {uri} not healthy after {timeout:.0f} s")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from rnnaudio.data.datamodule import Batch, unpack_batch
 from rnnaudio.models.classifier import AudioClassifier
+from rnnaudio.training.epoch_loss import EpochTrainLoss
 
 
-class ClassificationModule(pl.LightningModule):
+class ClassificationModule(EpochTrainLoss):
     """Trains an :class:`AudioClassifier` on batches ``(features (B, time, F), labels (B,))``
     or ``(features, labels, lengths (B,))``; with lengths, padding never reaches the logits."""
 
@@ -31,7 +31,7 @@ class ClassificationModule(pl.LightningModule):
     def training_step(self, batch: Batch, _: int) -> torch.Tensor:
         features, labels, lengths = unpack_batch(batch)
         loss = F.cross_entropy(self.model(features, lengths), labels)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(labels))
+        self.log_train_loss(loss, len(labels))
         return loss
 
     def validation_step(self, batch: Batch, _: int) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 
 from rnnaudio.data.rolls import RollBatch
 from rnnaudio.models.sequence import NextStepModel, next_step_nll
+from rnnaudio.training.epoch_loss import EpochTrainLoss
 
 
 def predicted_steps(lengths: torch.Tensor) -> int:
@@ -14,7 +14,7 @@ def predicted_steps(lengths: torch.Tensor) -> int:
     return int((lengths - 1).clamp(min=0).sum())
 
 
-class NextStepModule(pl.LightningModule):
+class NextStepModule(EpochTrainLoss):
     """Trains a :class:`NextStepModel` on batches ``(rolls (B, T, K) float, lengths (B,))``.
 
     The task's loss is the NLL in nats per time step, logged as ``train_loss``, ``val_loss``
@@ -37,7 +37,7 @@ class NextStepModule(pl.LightningModule):
 
     def training_step(self, batch: RollBatch, _: int) -> torch.Tensor:
         nll, steps = self._nll(batch)
-        self.log("train_loss", nll, on_step=False, on_epoch=True, batch_size=max(steps, 1))
+        self.log_train_loss(nll, steps)
         return nll
 
     def validation_step(self, batch: RollBatch, _: int) -> None:
