@@ -2,7 +2,8 @@
 
 A grid over cell x hidden size on the embedded corpus, each trial scored by k-fold
 cross-validated loss, run by the real ``rnnaudio sweep`` once per pruner. A pruner sees the
-running mean of the fold losses after each fold and may stop a trial there, so a pruned
+running mean of the fold losses after each fold (at step = folds done) and may stop a trial
+there, so a pruned
 trial spends fewer fold fits. Fold fits are counted from the trials' ``fold<k>_val_loss``
 attributes. The grid sampler visits the same points in every run, so the best config can
 be compared directly.
@@ -10,7 +11,6 @@ be compared directly.
     python bench/pruning.py                       # 3 cells x 16, 32, 64; 5 folds; 3 epochs
     python bench/pruning.py --quick               # rnn, gru x 16, 32; 3 folds; 2 epochs
     python bench/pruning.py --pruners none median --startup 1
-    python bench/pruning.py --fold-steps-from-one  # with the fix proposed for sweep/objective.py
 """
 
 from __future__ import annotations
@@ -39,9 +39,6 @@ def main() -> None:
                         help="sweep.pruner_startup_trials of the median pruner")
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS of the sweeps (fits counted are the same)")
-    parser.add_argument("--fold-steps-from-one", action="store_true",
-                        help="measure the proposed fix: report fold k's running mean at step "
-                        "k + 1 (see sweeps.patch_fold_steps)")
     parser.add_argument("--quick", action="store_true",
                         help="rnn, gru x 16, 32; 3 folds, 2 epochs; none and median")
     parser.add_argument("--out", default=None)
@@ -60,8 +57,7 @@ def main() -> None:
         for pruner in args.pruners:
             run = run_sweep(Path(tmp) / pruner, study, [
                 *overrides, f"sweep.pruner={pruner}",
-                f"sweep.pruner_startup_trials={args.startup}"], threads=args.threads,
-                fold_steps_from_one=args.fold_steps_from_one)
+                f"sweep.pruner_startup_trials={args.startup}"], threads=args.threads)
             best = run.best()
             rows.append({
                 "pruner": pruner, "trials": len(run.trials),
@@ -80,8 +76,7 @@ def main() -> None:
         r["same_best"] = r["best"] == full["best"]
     common.print_table(
         f"Pruning: grid of {len(args.cells)} cells x {len(args.hidden)} sizes, "
-        f"{args.folds}-fold CV, {args.epochs} epochs (median pruner startup {args.startup}"
-        f"{'; fold steps from one' if args.fold_steps_from_one else ''})",
+        f"{args.folds}-fold CV, {args.epochs} epochs (median pruner startup {args.startup})",
         ["pruner", "trials", "complete", "pruned", "fold fits", "% of none", "best config",
          "best CV loss", "same best", "wall s"],
         [[r["pruner"], r["trials"], r["complete"], r["pruned"], r["fold_fits"],
@@ -89,8 +84,7 @@ def main() -> None:
          for r in rows],
         caption="target: a pruned sweep finds the same best config with <= 50 % of the fold fits",
     )
-    name = "pruning_fold_steps_from_one" if args.fold_steps_from_one else "pruning"
-    common.write_results(name, rows, args, load_before, args.out)
+    common.write_results("pruning", rows, args, load_before, args.out)
 
 
 if __name__ == "__main__":

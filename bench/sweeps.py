@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import optuna
 import yaml
 
@@ -23,27 +22,6 @@ from rnnaudio.config import DatasetConfig, FeatureConfig
 from rnnaudio.data.prepare import labelled_features
 
 RNNAUDIO = Path(sys.executable).with_name("rnnaudio")
-# `rnnaudio` with patch_fold_steps() applied first: the fix proposed for sweep/objective.py.
-PATCHED = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-           "import sweeps; sweeps.patch_fold_steps(); from rnnaudio.cli import main; main()",
-           str(Path(__file__).resolve().parent)]
-
-
-def patch_fold_steps() -> None:
-    """Reports each fold's running mean at step = folds completed (1, 2, ...), not at the
-    fold's index (0, 1, ...): Optuna's successive-halving and Hyperband pruners first
-    compare trials at step ``min_resource`` = 1, so with 0-based steps they cannot stop a
-    trial before its second fold."""
-    from rnnaudio.sweep.objective import CVObjective
-
-    def report(trial, fold, folds) -> bool:
-        trial.set_user_attr(f"fold{fold.fold}_val_loss", fold.evaluation.loss)
-        trial.report(float(np.mean([f.evaluation.loss for f in folds])), step=len(folds))
-        return trial.should_prune()
-
-    CVObjective._report = staticmethod(report)
-
-
 @dataclass(frozen=True)
 class SweepRun:
     """One finished sweep: its study, wall seconds and where its files are."""
@@ -114,13 +92,9 @@ def prepare(root: Path) -> list[str]:
     return overrides
 
 
-def run_sweep(folder: Path, study: dict, overrides: list[str], threads: int | None = None,
-              fold_steps_from_one: bool = False) -> SweepRun:
-    """``rnnaudio sweep sweep=<study>`` in ``folder`` (emptied first); output in sweep.log.
-
-    ``fold_steps_from_one``: with :func:`patch_fold_steps` applied (one worker only: spawned
-    workers import the unpatched module).
-    """
+def run_sweep(folder: Path, study: dict, overrides: list[str],
+              threads: int | None = None) -> SweepRun:
+    """``rnnaudio sweep sweep=<study>`` in ``folder`` (emptied first); output in sweep.log."""
     shutil.rmtree(folder, ignore_errors=True)
     specs = folder / "specs"
     specs.mkdir(parents=True)
@@ -128,8 +102,7 @@ def run_sweep(folder: Path, study: dict, overrides: list[str], threads: int | No
     env = {**os.environ, "RNNAUDIO_SWEEPS": str(specs)}
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
-    launcher = PATCHED if fold_steps_from_one else [str(RNNAUDIO)]
-    command = [*launcher, "sweep", f"sweep={study['study_name']}", *overrides,
+    command = [str(RNNAUDIO), "sweep", f"sweep={study['study_name']}", *overrides,
                "trainer.progress=false", "trainer.accelerator=cpu"]
     launched, start = time.time(), time.perf_counter()
     with (folder / "sweep.log").open("w") as log:
