@@ -19,6 +19,19 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def skip_nvml_probe_without_gpu() -> None:
+    """Lets ``torch.cuda.is_available()`` use the CUDA runtime again on a machine without GPU.
+
+    Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` on import so that the check never
+    initialises CUDA before a fork. torch then loads and initialises NVML on every call,
+    and AdamW calls it on every step (``_accelerator_graph_capture_health_check``): 0.1 to
+    0.9 ms a step, up to 10 % of a small model's CPU step (``bench/throughput.py --profile``).
+    With no GPU there is no CUDA context a fork could inherit, so the plain check is safe.
+    """
+    if os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1" and torch.cuda.device_count() == 0:
+        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
+
+
 def build_trainer(
     cfg: TrainerConfig,
     logger: Logger | None,
@@ -32,6 +45,7 @@ def build_trainer(
     refit on all training data, whose only evaluation is the held-out test split).
     """
     quiet_lightning()
+    skip_nvml_probe_without_gpu()
     # deterministic=True turns on torch.use_deterministic_algorithms, which also fills every
     # new tensor with NaN: a debugging aid determinism does not need, and 12-21 % of an LSTM's
     # CPU step (bench/overhead.py). Results stay bit-identical without it.
