@@ -22,7 +22,7 @@ class EpochTrainLoss(pl.LightningModule):
         """Adds ``loss`` (a mean over ``weight`` clips or steps) to the epoch's mean."""
         if self._trainer is None:  # a step called by hand, outside any fit: nothing to log
             return
-        self._loss_sum += loss.detach() * weight
+        self._loss_sum.add_(loss.detach(), alpha=weight)  # in place: no Module.__setattr__
         self._weight += weight
         if self.trainer.is_last_batch:
             self.log("train_loss", self._loss_sum / max(self._weight, 1), on_step=False,

@@ -83,6 +83,7 @@ class TaskData:
     fold_names: list[str]
     params: dict[str, int | str]
     fit_fold: FitFold
+    data_report: str | None = None  # the skipped-files report, as JSON (audio corpora)
 
 
 def task_data(cfg: Config) -> TaskData:
@@ -99,7 +100,7 @@ def task_data(cfg: Config) -> TaskData:
                              augment=cfg.augment)
     folds = cv_folds(data.manifest, cfg.cv.folds, cfg.seed)
     return TaskData(data, folds, fold_names(data.manifest, len(folds)), data_summary(data),
-                    fit_fold)
+                    fit_fold, data.report.to_json())
 
 
 class DivergedError(RuntimeError):
@@ -128,8 +129,8 @@ def train(
     with _work_dir(output_dir) as work, tracker.run(name, parent_run_id, tags) as run_id:
         tracker.log_params(run_id, {**params, **task.params})
         tracker.log_yaml(run_id, dataclasses.asdict(cfg), "config.yaml")
-        if isinstance(task.data, LabelledFeatures):
-            tracker.log_text(run_id, task.data.report.to_json(), "data_report.json")
+        if task.data_report is not None:
+            tracker.log_text(run_id, task.data_report, "data_report.json")
         results: list[FoldResult] = []
         for fold, rows in enumerate(folds):
             with tracker.run(f"{name}-fold{fold}", run_id, tags) as fold_run_id:
