@@ -1,11 +1,17 @@
 """The global trial budget, on a real SQLite-backed study."""
 
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from rnnaudio.config import SearchParam, SweepConfig
-from rnnaudio.sweep.study import make_pruner, make_sampler, open_study, trial_budget
-from rnnaudio.sweep.worker import budget_met, others_will_meet_it
+from rnnaudio.sweep.budget import BudgetClaimed
+from rnnaudio.sweep.study import make_pruner, make_sampler, open_storage, open_study, trial_budget
+from rnnaudio.sweep.worker import budget_met
 
 
 def spec(tmp_path, **kwargs) -> SweepConfig:
@@ -26,17 +32,59 @@ def test_budget_counts_finished_trials_across_processes(tmp_path):
     study.tell(study.ask(), 1.0)
     running = study.ask()
     assert not budget_met(study, 2)
-    assert others_will_meet_it(study, 2), "one finished + one running elsewhere meets 2"
+    with pytest.raises(BudgetClaimed):
+        study.ask()  # one finished + one running elsewhere hold both slots
     study.tell(running, state=TrialState.PRUNED)
     assert budget_met(study, 2)
 
 
-def test_a_queued_retry_is_not_left_to_others(tmp_path):
+def test_a_failed_trial_gives_its_slot_back(tmp_path):
+    study = open_study(spec(tmp_path, n_trials=1), folds=3)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    study.tell(study.ask(), 1.0)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.COMPLETE]
+
+
+def test_a_queued_retry_is_popped_when_the_budget_is_held(tmp_path):
     study = open_study(spec(tmp_path, n_trials=2), folds=3)
     study.tell(study.ask(), 1.0)
-    study.ask()
-    study.enqueue_trial({"model.cell": "rnn"})
-    assert not others_will_meet_it(study, 2)
+    study.enqueue_trial({"model.cell": "rnn"})  # what a dead worker's retry looks like
+    retry = study.ask()
+    assert retry.params == {} and retry.number == 1
+    with pytest.raises(BudgetClaimed):
+        study.ask()
+
+
+BUDGET = 40
+
+
+def claims(url: str, n_trials: int | None = BUDGET) -> SweepConfig:
+    return SweepConfig(study_name="claims", storage=url, n_trials=n_trials,
+                       space={"model.cell": SearchParam(choices=["rnn", "gru"])})
+
+
+def _claim_until_refused(url: str, start: float) -> int:
+    study = optuna.load_study(study_name="claims", storage=open_storage(claims(url)))
+    time.sleep(max(0.0, start - time.time()))  # all processes start asking at once
+    claimed = 0
+    while True:
+        try:
+            study.ask()
+        except BudgetClaimed:
+            return claimed
+        claimed += 1
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_processes_that_ask_at_once_claim_exactly_the_budget(tmp_path, storage, request):
+    url = (request.getfixturevalue("postgres_url") if storage == "postgresql"
+           else spec(tmp_path).storage)
+    open_study(claims(url), folds=3)
+    start = time.time() + 5
+    with ProcessPoolExecutor(6, mp_context=multiprocessing.get_context("spawn")) as pool:
+        claimed = list(pool.map(_claim_until_refused, [url] * 6, [start] * 6))
+    assert sum(claimed) == BUDGET
+    assert len(optuna.load_study(study_name="claims", storage=url).trials) == BUDGET
 
 
 def test_grid_budget_never_exceeds_the_grid(tmp_path):

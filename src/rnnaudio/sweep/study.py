@@ -3,23 +3,26 @@
 Workers on one machine or many share one study through its storage URL. A worker that
 dies stops beating; after ``grace_period`` its trial is failed and re-queued
 (``RetryHeartbeatStaleTrialCallback``). ``n_trials`` counts finished trials across every worker
-and every restart, not per process.
+and every restart, not per process: a worker claims a trial under a lock in the storage
+(sweep/budget.py), so parallel workers never start one trial too many.
 """
 
 from __future__ import annotations
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from rnnaudio.config import ConfigError, SweepConfig
+from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def open_storage(spec: SweepConfig) -> RDBStorage:
-    """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats and retries."""
+def open_storage(spec: SweepConfig) -> BudgetedStorage:
+    """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats, retries and the
+    sweep's trial budget."""
     if "://" not in spec.storage:
         raise ConfigError(
             f"sweep.storage={spec.storage!r} is not a database URL; give e.g. "
@@ -29,8 +32,9 @@ def open_storage(spec: SweepConfig) -> RDBStorage:
     if spec.storage.startswith("sqlite"):
         # Local workers share the file: wait for its write lock rather than fail at once.
         engine_kwargs = {"connect_args": {"timeout": 120}}
-    return RDBStorage(
+    return BudgetedStorage(
         spec.storage,
+        trial_budget(spec),
         engine_kwargs=engine_kwargs,
         heartbeat_interval=spec.heartbeat_interval,
         grace_period=spec.grace_period,

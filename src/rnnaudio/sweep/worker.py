@@ -1,9 +1,10 @@
 """One sweep worker: run trials until the study's global budget or the deadline is reached.
 
 Every worker, on this machine or another, runs this same loop against the same storage.
-Trials are created one at a time so that a worker never starts a trial the budget no
-longer needs; a worker whose budget is met by trials still running elsewhere waits for
-them, so a trial of a dead worker is failed by its stale heartbeat, re-queued, and run.
+Trials are claimed one at a time, under the storage's budget lock, so that a worker never
+starts a trial the budget no longer needs; a worker whose budget is held by trials still
+running elsewhere waits for them, so a trial of a dead worker is failed by its stale
+heartbeat, re-queued, and run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 
 from rnnaudio.compose import compose_config
 from rnnaudio.quiet import quiet_third_party
+from rnnaudio.sweep.budget import BudgetClaimed
 from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
@@ -29,13 +31,6 @@ log = logging.getLogger(__name__)
 
 def budget_met(study: optuna.Study, budget: int | None) -> bool:
     return budget is not None and count(study, *FINISHED) >= budget
-
-
-def others_will_meet_it(study: optuna.Study, budget: int | None) -> bool:
-    """True when trials already running would meet the budget if they finish."""
-    if budget is None or count(study, TrialState.WAITING):
-        return False
-    return count(study, *FINISHED) + count(study, TrialState.RUNNING) >= budget
 
 
 def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None = None) -> None:
@@ -58,12 +53,13 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     while not budget_met(study, budget) and time.monotonic() < deadline:
         fail_stale_trials(study)
         close_orphan_runs(study, tracker)
-        if others_will_meet_it(study, budget):
+        try:
+            # An exception fails this trial only, and the sweep goes on (a NaN loss, say),
+            # unless it is one of too many failures in a row.
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[failures])
+        except BudgetClaimed:
+            # Trials running elsewhere hold the last slots; wait in case one of them dies.
             time.sleep(min(spec.heartbeat_interval, 5))
-            continue
-        # An exception fails this trial only, and the sweep goes on (a NaN loss, say),
-        # unless it is one of too many failures in a row.
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[failures])
     close_orphan_runs(study, tracker)
 
 
