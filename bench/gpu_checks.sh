@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU paths in one pass, for a machine with a CUDA GPU: the CUDA tests (cuDNN cells, CPU
 # parity, padding, bf16; a fold fit in fp32 and bf16-mixed), benchmark 1 in bf16-mixed and
-# fp32, one epoch of a Speech Commands v2-sized corpus with LSTM-256, and `rnnaudio train`
-# on the GPU when a corpus root is given. Each step has a time limit, so one that hangs
+# fp32, where the harness's per-step time goes there (overhead variants, cProfile), one epoch
+# of a Speech Commands v2-sized corpus with LSTM-256, and `rnnaudio train` on the GPU when a
+# corpus root is given. Each step has a time limit, so one that hangs
 # leaves the others their results.
 #
 #   bench/gpu_checks.sh OUT_DIR [SYNTH_COMMANDS_ROOT]
@@ -28,8 +29,13 @@ step 130 $py -m pytest -q -p no:cacheprovider tests/models/test_classifier_cuda.
     tests/training/test_fit_cuda.py
 step 180 $py bench/throughput.py --accelerator gpu --precision bf16-mixed \
     --out "$out/throughput_gpu_bf16.json"
-step 100 $py bench/throughput.py --accelerator gpu --precision bf16-mixed --cells lstm \
-    --hidden 256 --clips 85000 --repeats 3 --out "$out/throughput_gpu_85k.json"
+step 100 $py bench/overhead.py --accelerator gpu --precision bf16-mixed --cells rnn lstm \
+    --hidden 64 256 --out "$out/overhead_gpu_bf16.json"
+step 60 $py bench/throughput.py --accelerator gpu --precision bf16-mixed --cells rnn \
+    --hidden 64 --repeats 3 --profile --out "$out/throughput_gpu_profile.json"
+cp bench/results/throughput_profile_rnn64_*.txt "$out/"
+step 200 $py bench/throughput.py --accelerator gpu --precision bf16-mixed --cells lstm \
+    --hidden 256 --clips 85000 --repeats 2 --out "$out/throughput_gpu_85k.json"
 step 70 $py bench/throughput.py --accelerator gpu --precision 32-true --hidden 256 \
     --out "$out/throughput_gpu_fp32.json"
 if [[ -n $corpus ]]; then

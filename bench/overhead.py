@@ -7,6 +7,8 @@ Two fixes first measured here now ship, so they are no longer variants: no NaN-f
 new tensors under deterministic algorithms (``training/trainer.py``) and ``train_loss``
 summed in the module and logged once per epoch (``training/epoch_loss.py``).
 
+- ``nondeterministic``: ``torch.use_deterministic_algorithms(False)`` after the trainer is
+  built: what ``deterministic=True`` costs (the bare loop runs without it).
 - ``manual``: manual optimisation (``zero_grad``, ``manual_backward``, ``clip_gradients``,
   ``step`` in ``training_step``): no closure, no automatic-optimisation hook chain; what is
   left of Lightning's loop beyond it is hook dispatch.
@@ -73,9 +75,27 @@ def manual_optimisation() -> Iterator[None]:
         crossval.ClassificationModule, crossval.build_trainer = original_cls, original_build
 
 
+@contextmanager
+def nondeterministic() -> Iterator[None]:
+    """The trainers ``fit_fold`` builds run without deterministic algorithms; undone on exit."""
+    original = crossval.build_trainer
+
+    def build_trainer(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        torch.use_deterministic_algorithms(False)  # the Trainer turned them on when built
+        return trainer
+
+    crossval.build_trainer = build_trainer
+    try:
+        yield
+    finally:
+        crossval.build_trainer = original
+
+
 VARIANTS: dict[str, Callable[[], object]] = {
     "shipped": nullcontext,
     "manual": manual_optimisation,
+    "nondeterministic": nondeterministic,
 }
 
 
@@ -119,13 +139,15 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
-                        default=["shipped", "manual"])
+                        default=list(VARIANTS))
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
     parser.add_argument("--quick", action="store_true", help="rnn 64, 3 repeats")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.quick:
         args.cells, args.hidden, args.repeats = ["rnn"], [64], 3
-    args.accelerator, args.precision, args.progress = "cpu", "32-true", False
+    args.progress = False
     common.quiet()
     common.set_threads(args.threads)
     load_before = common.load_average()
@@ -139,13 +161,15 @@ def main() -> None:
         for cell, hidden in pairs:
             rows += measure(cell, hidden, args, data, Path(tmp))
     common.print_table(
-        f"Harness per-step overhead by variant (cpu, batch {BATCH}, median of {args.repeats})",
+        f"Harness per-step overhead by variant ({args.accelerator}, {args.precision}, "
+        f"batch {BATCH}, median of {args.repeats})",
         ["cell", "hidden", "variant", "samples/s", "ratio", "spread", "ratio by CPU s",
          "CPU ms/step over bare"],
         [[r["cell"], r["hidden"], r["variant"], r["samples_per_s"], r["ratio"], r["spread"],
           r["cpu_ratio"], r["cpu_ms_per_step_over_bare"]] for r in rows],
     )
-    common.write_results("overhead", rows, args, load_before, args.out)
+    suffix = "" if args.accelerator == "cpu" else f"_{args.accelerator}_{args.precision}"
+    common.write_results(f"overhead{suffix}", rows, args, load_before, args.out)
 
 
 if __name__ == "__main__":
