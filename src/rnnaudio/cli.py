@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from rnnaudio.compose import CONF_DIR, compose_config, register_all
 from rnnaudio.config import Config, ConfigError, to_config
+from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE, interrupted, terminate_as_interrupt
 from rnnaudio.quiet import quiet_third_party
 
 USAGE = """\
@@ -63,13 +64,19 @@ def validated(cfg: DictConfig) -> Config:
 def one_line_errors() -> Iterator[None]:
     """Bad input found only once the data is read (too many bad files, folds that do not
     match a corpus's predefined ones), or a sweep whose trials all fail, still ends in one
-    line and exit code 2."""
+    line and exit code 2. Ctrl-C or SIGTERM ends in one line and exit code 130."""
     from rnnaudio.sweep.worker import SweepFailedError
 
     try:
         yield
     except (ConfigError, SweepFailedError) as error:
         fail(str(error))
+    except BaseException as error:
+        if not interrupted(error):
+            raise
+        print("rnnaudio: interrupted; its runs end KILLED in MLflow, and the same command "
+              "resumes the work", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
 
 def _output_dir() -> Path:
@@ -184,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     command, overrides = _split_command(args)
     _preflight(overrides)
+    terminate_as_interrupt()
     register_all()
     quiet_third_party()
     sys.argv = [f"rnnaudio {command}", *overrides]

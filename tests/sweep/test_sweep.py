@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import mlflow
 import optuna
@@ -126,6 +127,54 @@ def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(b
     assert "RUNNING" not in {r.info.status for r in runs}
     killed = [r for r in runs if r.info.status == "KILLED"]
     assert killed and {r.data.tags["optuna.state"] for r in killed} == {"FAIL"}
+
+
+@pytest.mark.parametrize(("workers", "signum"), [(2, signal.SIGINT), (1, signal.SIGTERM)])
+def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
+    bench, workers, signum
+):
+    name = tiny(bench, f"stop{workers}", n_trials=2)
+    log = bench.work / "stderr.txt"
+    with log.open("w") as stderr:
+        # Its own session: the signal reaches the sweep's process only, as `kill` sends it.
+        sweep = subprocess.Popen(
+            bench.command(name, f"sweep.workers={workers}", "trainer.max_epochs=500",
+                          "trainer.early_stopping_patience=500"),
+            cwd=bench.work, env=bench.env, stdout=subprocess.DEVNULL, stderr=stderr,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            _wait_for(lambda: _a_fold_is_running(bench), timeout=300)
+            children = _children(sweep.pid)
+            sweep.send_signal(signum)
+            sweep.wait(timeout=120)
+        finally:
+            if sweep.poll() is None:
+                os.killpg(sweep.pid, signal.SIGKILL)
+                sweep.wait()
+    assert sweep.returncode == 130
+    assert log.read_text().strip().splitlines()[-1].startswith("rnnaudio: interrupted")
+    _wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), timeout=15)
+    assert {r.info.status for r in all_runs(bench)} == {"KILLED"}
+    interrupted = [t for t in load(bench, name).trials if t.state == TrialState.FAIL]
+    assert interrupted and {t.user_attrs["fail_reason"] for t in interrupted} == {"interrupted"}
+
+    bench.run(name)
+    study = load(bench, name)
+    assert states(study).count(TrialState.COMPLETE) == 2
+    assert sorted(t.params["model.cell"] for t in study.trials
+                  if t.state == TrialState.COMPLETE) == ["gru", "rnn"]
+
+
+def _a_fold_is_running(bench) -> bool:
+    try:
+        return any(r.info.status == "RUNNING" and "cv.fold" in r.data.params
+                   for r in all_runs(bench))
+    except Exception:  # the store does not exist yet
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _running_after_one_complete(bench, name) -> bool:

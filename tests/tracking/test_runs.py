@@ -45,6 +45,15 @@ def test_an_interrupted_run_is_marked_killed(tracker):
     assert tracker.client.get_run(run_id).info.status == "KILLED"
 
 
+def test_a_run_lightning_exits_after_ctrl_c_is_marked_killed(tracker):
+    with pytest.raises(SystemExit), tracker.run("interrupted in fit") as run_id:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemExit(1)  # noqa: B904 - what Lightning does after its own shutdown
+    assert tracker.client.get_run(run_id).info.status == "KILLED"
+
+
 def test_more_than_a_batch_of_params_are_all_logged(tracker):
     params = {f"p{i}": i for i in range(250)}
     with tracker.run("many") as run_id:

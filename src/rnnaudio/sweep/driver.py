@@ -1,7 +1,8 @@
 """``rnnaudio sweep``: one MLflow run for the study, its workers, then the refit on test.
 
 MLflow nests sweep -> trial -> fold. The sweep run's id is kept on the study, so running
-the same command again (after a crash, or on another machine) continues both.
+the same command again (after a crash, or on another machine) continues both. Ctrl-C
+or SIGTERM stops the spawned workers too, rather than leaving them to finish their trials.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import optuna
@@ -31,6 +35,7 @@ from rnnaudio.training.evaluate import Evaluation
 from rnnaudio.training.refit import refit_and_test
 
 SWEEP_RUN_ATTR = "mlflow_sweep_run_id"
+STOP_GRACE_S = 30.0  # for interrupted workers to close their MLflow runs
 
 
 @dataclass(frozen=True)
@@ -101,14 +106,33 @@ def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) 
                  for _ in range(workers)]
     for process in processes:
         process.start()
-    for process in processes:
-        process.join()
+    try:
+        for process in processes:
+            process.join()
+    except BaseException:
+        # Without this, Python's exit would wait for the workers to finish their trials.
+        _stop(processes)
+        raise
     failed = [p.exitcode for p in processes if p.exitcode != 0]
     if failed:
         raise SweepFailedError(
             f"{len(failed)} of {workers} sweep workers stopped with an error (exit codes "
             f"{failed}); their reasons are in the log above. Rerun the same command to resume"
         )
+
+
+def _stop(processes: list[BaseProcess], grace_s: float = STOP_GRACE_S) -> None:
+    """Interrupts the workers as Ctrl-C would (their runs end KILLED, their trials are
+    retried on resume); terminates any still running after ``grace_s``."""
+    for process in processes:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.terminate()
+            process.join()
 
 
 def _best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

@@ -13,6 +13,7 @@ import optuna
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import SweepConfig
+from rnnaudio.interrupt import interrupted
 from rnnaudio.sweep.space import suggest, to_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.crossval import FoldResult
@@ -34,6 +35,7 @@ class CVObjective:
         self.spec = spec
         self.overrides = list(overrides)
         self.sweep_run_id = sweep_run_id
+        self.trial_number: int | None = None  # the trial running, or run last
 
     @staticmethod
     def user_overrides(overrides: Sequence[str]) -> list[str]:
@@ -41,6 +43,7 @@ class CVObjective:
         return [o for o in overrides if not o.lstrip("+~").startswith("sweep")]
 
     def __call__(self, trial: optuna.Trial) -> float:
+        self.trial_number = trial.number
         choices = suggest(trial, self.spec.space)
         cfg = compose_config(merge_overrides(self.spec.overrides, self.overrides,
                                              to_overrides(choices)))
@@ -50,9 +53,10 @@ class CVObjective:
         try:
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
                            after_fold=lambda fold, folds: self._report(trial, fold, folds))
-        except Exception as error:
+        except BaseException as error:
             _tag_state(tracker, tags, "FAIL")
-            trial.set_user_attr(FAIL_REASON, f"{type(error).__name__}: {error}")
+            reason = "interrupted" if interrupted(error) else f"{type(error).__name__}: {error}"
+            trial.set_user_attr(FAIL_REASON, reason)
             raise
         summary = result.summary
         trial.set_user_attr("mlflow_run_id", result.parent_run_id)

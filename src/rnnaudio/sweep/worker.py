@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 
 import optuna
-from optuna.storages import fail_stale_trials
+from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
 from rnnaudio.compose import compose_config
+from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE, interrupted, terminate_as_interrupt
 from rnnaudio.quiet import quiet_third_party
 from rnnaudio.sweep.budget import BudgetClaimed
 from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
@@ -60,7 +62,24 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
         except BudgetClaimed:
             # Trials running elsewhere hold the last slots; wait in case one of them dies.
             time.sleep(min(spec.heartbeat_interval, 5))
+        except BaseException as error:
+            if interrupted(error) and objective.trial_number is not None:
+                requeue(study, objective.trial_number, spec.max_retry)
+            raise
     close_orphan_runs(study, tracker)
+
+
+def requeue(study: optuna.Study, number: int, max_retry: int) -> None:
+    """Fails an interrupted trial and queues it again at once, as its stale heartbeat would
+    once ``grace_period`` had passed: the next run of the sweep starts with it."""
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.RUNNING:
+        # What optuna.storages.fail_stale_trials does: through the storage, since
+        # study.tell outside optimize() breaks a grid sampler that sees its grid done.
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.FAIL:
+        RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
 
 
 class SweepFailedError(RuntimeError):
@@ -110,4 +129,10 @@ def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> Non
     """Entry point of a spawned local worker process."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     quiet_third_party()
-    run_worker(overrides, sweep_run_id, threads)
+    terminate_as_interrupt()
+    try:
+        run_worker(overrides, sweep_run_id, threads)
+    except BaseException as error:
+        if interrupted(error):  # the driver stopped us; it says so once
+            sys.exit(INTERRUPTED_EXIT_CODE)
+        raise

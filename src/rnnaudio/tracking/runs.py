@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from rnnaudio.config import TrackingConfig
+from rnnaudio.interrupt import interrupted
 
 # MLflow's batch endpoint takes at most this many params per call.
 PARAMS_PER_BATCH = 100
@@ -69,11 +70,8 @@ class RunTracker:
                                             tags=all_tags).info.run_id
         try:
             yield run_id
-        except KeyboardInterrupt:
-            self.client.set_terminated(run_id, "KILLED")
-            raise
-        except BaseException:
-            self.client.set_terminated(run_id, "FAILED")
+        except BaseException as error:
+            self.client.set_terminated(run_id, "KILLED" if interrupted(error) else "FAILED")
             raise
         self.client.set_terminated(run_id, "FINISHED")
 

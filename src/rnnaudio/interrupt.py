@@ -1,0 +1,36 @@
+"""Ctrl-C and SIGTERM: stop the work, end its runs as KILLED, leave it resumable.
+
+Lightning turns a KeyboardInterrupt inside ``fit`` into ``sys.exit(1)`` after its own
+shutdown, so an interrupt can reach us as a ``SystemExit`` whose context is the
+KeyboardInterrupt. Schedulers (SLURM, Kubernetes) stop a job with SIGTERM, and a job started
+with ``&`` from a script ignores SIGINT: both should end the same way as Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def interrupted(error: BaseException | None) -> bool:
+    """True for a KeyboardInterrupt, or an exit raised while handling one."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        if not isinstance(error, SystemExit):
+            return False
+        error = error.__context__
+    return False
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
