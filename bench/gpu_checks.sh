@@ -27,7 +27,7 @@ $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name())"
 step 130 $py -m pytest -q -p no:cacheprovider tests/models/test_classifier_cuda.py \
     tests/training/test_fit_cuda.py
-step 180 $py bench/throughput.py --accelerator gpu --precision bf16-mixed \
+step 180 $py bench/throughput.py --accelerator gpu --precision bf16-mixed --clips 8192 \
     --out "$out/throughput_gpu_bf16.json"
 step 100 $py bench/overhead.py --accelerator gpu --precision bf16-mixed --cells rnn lstm \
     --hidden 64 256 --out "$out/overhead_gpu_bf16.json"

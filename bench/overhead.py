@@ -8,7 +8,8 @@ new tensors under deterministic algorithms (``training/trainer.py``) and ``train
 summed in the module and logged once per epoch (``training/epoch_loss.py``).
 
 - ``nondeterministic``: ``torch.use_deterministic_algorithms(False)`` after the trainer is
-  built: what ``deterministic=True`` costs (the bare loop runs without it).
+  built, as the bare loop runs (``cudnn.benchmark`` stays off, as Lightning left it for
+  both, so this is not the whole price of ``deterministic=True`` on a GPU).
 - ``manual``: manual optimisation (``zero_grad``, ``manual_backward``, ``clip_gradients``,
   ``step`` in ``training_step``): no closure, no automatic-optimisation hook chain; what is
   left of Lightning's loop beyond it is hook dispatch.

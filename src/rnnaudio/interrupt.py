@@ -26,11 +26,28 @@ def interrupted(error: BaseException | None) -> bool:
     return False
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
-def terminate_as_interrupt() -> None:
-    """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does."""
-    if threading.current_thread() is threading.main_thread():
+def _raise_interrupt_once(signum: int, frame: FrameType | None) -> None:
+    # A terminal's Ctrl-C reaches a worker and its driver, which then interrupts the worker
+    # too: the second signal must not cut the first one's cleanup short.
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    _raise_interrupt(signum, frame)
+
+
+def terminate_as_interrupt(once: bool = False) -> None:
+    """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does. ``once``: the
+    first SIGINT or SIGTERM does, and any later one is ignored (a worker's cleanup)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if once:
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, _raise_interrupt_once)
+    else:
         signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -129,14 +129,18 @@ def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(b
     assert killed and {r.data.tags["optuna.state"] for r in killed} == {"FAIL"}
 
 
-@pytest.mark.parametrize(("workers", "signum"), [(2, signal.SIGINT), (1, signal.SIGTERM)])
+@pytest.mark.parametrize(("workers", "signum", "to_group"), [
+    (2, signal.SIGINT, True),  # Ctrl-C at a terminal: the whole process group
+    (2, signal.SIGTERM, False),  # `kill`: the sweep's process alone
+    (1, signal.SIGTERM, False),
+])
 def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
-    bench, workers, signum
+    bench, workers, signum, to_group
 ):
-    name = tiny(bench, f"stop{workers}", n_trials=2)
+    name = tiny(bench, f"stop{workers}{signum}", n_trials=2)
     log = bench.work / "stderr.txt"
     with log.open("w") as stderr:
-        # Its own session: the signal reaches the sweep's process only, as `kill` sends it.
+        # A session of its own, so that a signal to its group reaches this sweep alone.
         sweep = subprocess.Popen(
             bench.command(name, f"sweep.workers={workers}", "trainer.max_epochs=500",
                           "trainer.early_stopping_patience=500"),
@@ -145,7 +149,10 @@ def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
         try:
             _wait_for(lambda: _a_fold_is_running(bench), timeout=300)
             children = _children(sweep.pid)
-            sweep.send_signal(signum)
+            if to_group:
+                os.killpg(sweep.pid, signum)
+            else:
+                sweep.send_signal(signum)
             sweep.wait(timeout=120)
         finally:
             if sweep.poll() is None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator
 
 import sqlalchemy
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
@@ -47,7 +47,7 @@ class BudgetedStorage(RDBStorage):
         with self.claim_lock(study_id):
             claimed = len(self.get_all_trials(study_id, deepcopy=False, states=CLAIMED))
             if claimed >= self.budget:
-                raise BudgetClaimed(f"all {self.budget} trials are finished or running")
+                raise BudgetClaimed(f"all {self.budget} trials are finished, running or queued")
             return super()._create_new_trial(study_id, template_trial)
 
     @contextlib.contextmanager
@@ -55,23 +55,24 @@ class BudgetedStorage(RDBStorage):
         """Held by one worker at a time, across processes and machines."""
         url = sqlalchemy.engine.make_url(self.url)
         name = f"rnnaudio-budget-{study_id}"
-        if url.get_backend_name() == "sqlite":
-            with _file_lock(url.database):
-                yield
-        elif url.get_backend_name() == "postgresql":
-            # Advisory locks are keyed by a signed 64-bit integer.
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-            with _advisory_lock(self.engine, "SELECT pg_advisory_lock(:key)",
-                                "SELECT pg_advisory_unlock(:key)", {"key": key}):
-                yield
-        elif url.get_backend_name() == "mysql":
-            with _advisory_lock(self.engine, f"SELECT GET_LOCK(:name, {LOCK_TIMEOUT_S})",
-                                "SELECT RELEASE_LOCK(:name)", {"name": name}):
-                yield
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            lock = _file_lock(url.database)
+        elif backend == "postgresql":
+            lock = _postgres_lock(self.engine, name)
+        elif backend == "mysql":
+            lock = _mysql_lock(self.engine, name)
         else:
             log.warning("no cross-worker lock for %s storage: parallel workers may run a "
-                        "trial or two beyond sweep.n_trials", url.get_backend_name())
-            yield
+                        "trial or two beyond sweep.n_trials", backend)
+            lock = contextlib.nullcontext()
+        try:
+            with lock:
+                yield
+        except (Timeout, TimeoutError, sqlalchemy.exc.OperationalError) as error:
+            if "lock" not in str(error).lower():
+                raise
+            raise BudgetClaimed(f"the budget lock stayed busy for {LOCK_TIMEOUT_S} s") from error
 
 
 @contextlib.contextmanager
@@ -84,11 +85,24 @@ def _file_lock(database: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _advisory_lock(engine: sqlalchemy.Engine, take: str, give: str, args: dict) -> Iterator[None]:
+def _postgres_lock(engine: sqlalchemy.Engine, name: str) -> Iterator[None]:
+    # Keyed by a signed 64-bit integer; held by the transaction, so commit or rollback
+    # releases it whatever happens, and the pooled connection never keeps it.
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'"))
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield
+
+
+@contextlib.contextmanager
+def _mysql_lock(engine: sqlalchemy.Engine, name: str) -> Iterator[None]:
     with engine.connect() as conn:
-        if conn.execute(sqlalchemy.text(take), args).scalar() == 0:  # MySQL's timeout
-            raise TimeoutError(f"no budget lock after {LOCK_TIMEOUT_S} s: {take}")
         try:
+            taken = conn.execute(sqlalchemy.text("SELECT GET_LOCK(:name, :timeout)"),
+                                 {"name": name, "timeout": LOCK_TIMEOUT_S}).scalar()
+            if taken != 1:  # 0: timed out, NULL: an error
+                raise TimeoutError(f"no budget lock {name!r} after {LOCK_TIMEOUT_S} s")
             yield
         finally:
-            conn.execute(sqlalchemy.text(give), args)
+            conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:name)"), {"name": name})

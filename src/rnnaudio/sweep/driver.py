@@ -123,15 +123,15 @@ def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) 
 
 def _stop(processes: list[BaseProcess], grace_s: float = STOP_GRACE_S) -> None:
     """Interrupts the workers as Ctrl-C would (their runs end KILLED, their trials are
-    retried on resume); terminates any still running after ``grace_s``."""
+    retried on resume); kills any still running after ``grace_s``."""
     for process in processes:
         if process.is_alive():
             os.kill(process.pid, signal.SIGINT)
     deadline = time.monotonic() + grace_s
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.terminate()
+        if process.is_alive():  # stuck in a call that a signal does not interrupt
+            process.kill()
             process.join()
 
 

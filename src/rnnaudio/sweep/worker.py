@@ -9,6 +9,7 @@ heartbeat, re-queued, and run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ import time
 from collections.abc import Sequence
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
@@ -55,6 +57,7 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     while not budget_met(study, budget) and time.monotonic() < deadline:
         fail_stale_trials(study)
         close_orphan_runs(study, tracker)
+        objective.trial_number = None
         try:
             # An exception fails this trial only, and the sweep goes on (a NaN loss, say),
             # unless it is one of too many failures in a row.
@@ -76,9 +79,11 @@ def requeue(study: optuna.Study, number: int, max_retry: int) -> None:
     if trial.state == TrialState.RUNNING:
         # What optuna.storages.fail_stale_trials does: through the storage, since
         # study.tell outside optimize() breaks a grid sampler that sees its grid done.
-        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        with contextlib.suppress(UpdateFinishedTrialError):  # failed by another worker
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         trial = study.get_trials(deepcopy=False)[number]
-    if trial.state == TrialState.FAIL:
+    # A trial that failed on its own (a NaN loss) is not run again.
+    if trial.state == TrialState.FAIL and trial.user_attrs.get(FAIL_REASON) == "interrupted":
         RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
 
 
@@ -129,7 +134,7 @@ def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> Non
     """Entry point of a spawned local worker process."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     quiet_third_party()
-    terminate_as_interrupt()
+    terminate_as_interrupt(once=True)
     try:
         run_worker(overrides, sweep_run_id, threads)
     except BaseException as error:

@@ -6,6 +6,9 @@ with "database is locked". One server process owns the file and the workers talk
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,8 +46,10 @@ def local_server(
     uri = f"http://127.0.0.1:{port}"
     # A file, not a pipe: an unread pipe fills up and blocks the server mid-sweep.
     with tempfile.NamedTemporaryFile(prefix="mlflow-server-", suffix=".log") as log:
+        # A session of its own: a Ctrl-C at the terminal must not stop the server while the
+        # interrupted workers still log their runs as KILLED through it.
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             if wait:
                 wait_healthy(uri, timeout, server, Path(log.name))
@@ -52,15 +57,21 @@ def local_server(
         finally:
             # Every client has finished when the block ends and SQLite commits are atomic,
             # so a server slow to shut down (4-5 s of graceful stop) is simply killed.
-            server.terminate()
+            _signal_group(server, signal.SIGTERM)
             try:
                 server.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                server.kill()
+                _signal_group(server, signal.SIGKILL)
                 server.wait()
 
 
 STOP_GRACE_S = 1.0
+
+
+def _signal_group(server: subprocess.Popen, signum: int) -> None:
+    """The server and the web workers it started (its session is its process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signum)
 
 
 def wait_healthy(
