@@ -66,7 +66,9 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig):
     name = experiment.name if experiment.comparable else f"{experiment.name}-not-comparable"
     trials = runs_frame(tracker.client, tracker.experiment_id,
                         f"tags.`optuna.study` LIKE '{experiment.name}-%'")
-    by_size = loss_by_hidden_size(_hidden_size_frame(trials))
+    # One line per row's sweep: two rows may share a cell (gru, gru+attention).
+    by_size = loss_by_hidden_size(_hidden_size_frame(trials, f"{experiment.name}-"),
+                                  line_key="row")
     if by_size is not None:
         figures["cv_loss_by_hidden_size"] = by_size
     return name, table, figures, _caption(experiment)
@@ -86,15 +88,20 @@ def _grouped(tracker: RunTracker, report: ReportConfig, name: str):
     return name, table, figures
 
 
-def _hidden_size_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs with a CV loss as the frame ``loss_by_hidden_size`` plots (one line per cell)."""
+def _hidden_size_frame(runs: pd.DataFrame, study_prefix: str | None = None) -> pd.DataFrame:
+    """Runs with a CV loss as the frame ``loss_by_hidden_size`` plots: a ``model.cell``
+    column, and with ``study_prefix`` a ``row`` column, the study name past the prefix."""
     needed = ["params.model.cell", "params.model.hidden_size", "metrics.cv_val_loss_mean"]
+    if study_prefix is not None:
+        needed.append("tags.optuna.study")
     if runs.empty or any(c not in runs for c in needed):
         return pd.DataFrame()
     runs = runs.dropna(subset=needed)
     hidden = pd.to_numeric(runs["params.model.hidden_size"], errors="coerce")
+    rows = (runs["tags.optuna.study"].str.removeprefix(study_prefix)
+            if study_prefix is not None else None)
     return pd.DataFrame({
-        "model.cell": runs["params.model.cell"], "model.hidden_size": hidden,
+        "model.cell": runs["params.model.cell"], "row": rows, "model.hidden_size": hidden,
         "cv_loss_mean": runs["metrics.cv_val_loss_mean"],
         "cv_loss_std": runs.get("metrics.cv_val_loss_std"), "state": "COMPLETE",
     }).dropna(subset=["model.hidden_size"])

@@ -63,23 +63,24 @@ def _number(value: float | None) -> str:
 
 
 def loss_by_hidden_size(frame: pd.DataFrame, hidden_key: str = "model.hidden_size",
-                        cell_key: str = "model.cell") -> Figure | None:
-    """CV loss (mean ± std over folds) against hidden size, one line per cell."""
+                        line_key: str = "model.cell") -> Figure | None:
+    """CV loss (mean ± std over folds) against hidden size, one line per ``line_key`` value
+    (per cell by default)."""
     if frame.empty or hidden_key not in frame:
         return None
     done = frame[frame["state"] == "COMPLETE"]
     if done.empty:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    groups = done.groupby(cell_key) if cell_key in done else [("all", done)]
-    for cell, rows in groups:
+    groups = done.groupby(line_key) if line_key in done else [("all", done)]
+    for line, rows in groups:
         rows = rows.sort_values(hidden_key)
         ax.errorbar(rows[hidden_key], rows["cv_loss_mean"], yerr=rows["cv_loss_std"].fillna(0),
-                    marker="o", capsize=3, label=str(cell))
+                    marker="o", capsize=3, label=str(line))
     ax.set_xscale("log", base=2)
     ax.set_xlabel("hidden units")
     ax.set_ylabel("cross-validated loss")
-    ax.legend(title="cell")
+    ax.legend(title=line_key.removeprefix("model."))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
