@@ -93,3 +93,24 @@ def test_the_report_equals_a_direct_aggregation_of_the_runs(workspace):
     rnn = table.set_index("row").loc["rnn-8"]
     assert rnn.published == 0.5 and rnn.difference == pytest.approx(rnn["mean"] - 0.5)
     assert "rnn-8" in report.stdout
+
+
+def test_changed_settings_run_again_and_the_report_reads_the_latest_runs(workspace):
+    work, run = workspace
+    run("run")
+    changed = run("run", "trainer.lr=0.01")
+    assert "4 row runs done, 0 finished earlier" in changed.stdout
+    shown_otherwise = run("run", "trainer.lr=0.01", "tracking.run_name=again")
+    assert "0 row runs done, 4 finished earlier and skipped" in shown_otherwise.stdout
+
+    run("report")
+    import pandas as pd
+
+    table = pd.read_csv(work / "reports" / "tiny" / "table.csv").set_index("row")
+    runs = row_runs(work)
+    latest = runs[runs["params.trainer.lr"] == "0.01"]
+    assert len(runs) == 8 and len(latest) == 4
+    direct = latest.groupby("tags.rnnaudio.row")["metrics.test_acc"].mean()
+    for row in ("rnn-8", "gru-8"):
+        assert table.loc[row, "n"] == 2
+        assert table.loc[row, "mean"] == pytest.approx(direct[row], abs=1e-12)

@@ -2,12 +2,16 @@
 
 A row x seed is one ``train`` (k-fold CV on train+validation) followed by a refit on all of
 train+validation and one evaluation on the test split, logged into the same MLflow run.
-Runs are tagged with the experiment, row and seed; a row x seed whose run finished with its
-metric is skipped, so running the command again resumes a crashed experiment.
+Runs are tagged with the experiment, row and seed, and with a fingerprint of the row's
+settings; a row x seed whose run finished with its metric under the same settings is
+skipped, so running the command again resumes a crashed experiment, and an edited row (or a
+changed command-line override) runs again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +28,16 @@ log = logging.getLogger(__name__)
 
 EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnnaudio.seed"
 COMPARABLE_TAG = "rnnaudio.comparable"
+SETTINGS_TAG = "rnnaudio.row_settings"
+# Overrides that change how a run is shown or where it is stored, never its result.
+NOT_SETTINGS = ("trainer.progress", "tracking.", "features.cache_dir", "report.", "hydra.")
+
+
+def row_settings(overrides: Sequence[str], sweep: str | None) -> str:
+    """A fingerprint of what decides a row's result: its overrides as the experiment file and
+    the command line give them, and the sweep that picks the rest."""
+    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
+    return hashlib.sha256(json.dumps([kept, sweep]).encode()).hexdigest()[:12]
 
 
 def _corpus_changed(user_overrides: Sequence[str]) -> bool:
@@ -43,13 +57,15 @@ def row_tags(experiment: str, row: str, seed: int) -> dict[str, str]:
     return {EXPERIMENT_TAG: experiment, ROW_TAG: row, SEED_TAG: str(seed)}
 
 
-def finished_run(tracker: RunTracker, tags: dict[str, str], metric: str) -> str | None:
-    """The id of a FINISHED run with these tags that recorded ``metric``, if any."""
+def finished_run(tracker: RunTracker, tags: dict[str, str], metric: str,
+                 settings: str) -> str | None:
+    """The id of a FINISHED run with these tags that recorded ``metric`` under ``settings``
+    (or before runs carried a fingerprint), if any."""
     query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
     for run in tracker.client.search_runs([tracker.experiment_id],
                                           filter_string=f"{query} and attributes.status = "
                                           "'FINISHED'"):
-        if metric in run.data.metrics:
+        if metric in run.data.metrics and run.data.tags.get(SETTINGS_TAG, settings) == settings:
             return run.info.run_id
     return None
 
@@ -64,10 +80,11 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     runs: list[RowRun] = []
     for row in experiment.rows:
         base = merge_overrides(experiment.overrides, row.overrides, user)
+        settings = row_settings(base, row.sweep)
         pending = []
         for seed in experiment.seeds:
             done = finished_run(tracker, row_tags(experiment.name, row.name, seed),
-                                experiment.metric)
+                                experiment.metric, settings)
             if done is None:
                 pending.append(seed)
             else:
@@ -79,7 +96,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
         for seed in pending:
             row_cfg = compose_config(merge_overrides(base, choices, [f"seed={seed}"]))
             row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
-            tags = {**row_tags(experiment.name, row.name, seed),
+            tags = {**row_tags(experiment.name, row.name, seed), SETTINGS_TAG: settings,
                     COMPARABLE_TAG: str(experiment.comparable and not _corpus_changed(user))}
             run_id = _run_row(row_cfg, tags, tracker, output_dir / row.name / f"seed{seed}")
             runs.append(RowRun(row.name, seed, run_id, skipped=False))

@@ -24,6 +24,7 @@ def runs_frame(client: MlflowClient, experiment_id: str, filter_string: str = ""
     for run in _all_runs(client, experiment_id, query):
         rows.append({
             "run_id": run.info.run_id,
+            "start_time": run.info.start_time,
             **{f"tags.{k}": v for k, v in run.data.tags.items()},
             **{f"params.{k}": v for k, v in run.data.params.items()},
             **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
@@ -55,8 +56,20 @@ def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     return out.reset_index()
 
 
+def latest_runs(frame: pd.DataFrame, keys: Sequence[str], metric: str) -> pd.DataFrame:
+    """The last run with ``metric`` of each ``keys`` group: a row x seed run again under new
+    settings replaces its earlier run."""
+    column = f"metrics.{metric}"
+    if frame.empty or column not in frame or any(k not in frame for k in keys):
+        return frame
+    done = frame[frame[column].notna()]
+    return done.sort_values("start_time").groupby(list(keys), sort=False).tail(1)
+
+
 def experiment_table(frame: pd.DataFrame, experiment: ExperimentConfig) -> pd.DataFrame:
-    """One row per experiment row, in the file's order, beside the published numbers."""
+    """One row per experiment row, in the file's order, beside the published numbers: the
+    latest run of each row x seed."""
+    frame = latest_runs(frame, ["tags.rnnaudio.row", "tags.rnnaudio.seed"], experiment.metric)
     stats = aggregate(frame, ["tags.rnnaudio.row"], experiment.metric)
     stats = stats.set_index("tags.rnnaudio.row")
     records = []
