@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import common
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
@@ -59,31 +60,13 @@ class ManualStepModule(ClassificationModule):
 
 
 @contextmanager
-def manual_optimisation() -> Iterator[None]:
-    """``fit_fold`` builds :class:`ManualStepModule` and leaves clipping to it; undone on exit."""
-    original_cls, original_build = crossval.ClassificationModule, crossval.build_trainer
-
-    def build_trainer(*args, **kwargs):
-        trainer = original_build(*args, **kwargs)
-        trainer.gradient_clip_val = None  # manual optimisation clips in the module
-        return trainer
-
-    crossval.build_trainer = build_trainer
-    crossval.ClassificationModule = ManualStepModule
-    try:
-        yield
-    finally:
-        crossval.ClassificationModule, crossval.build_trainer = original_cls, original_build
-
-
-@contextmanager
-def nondeterministic() -> Iterator[None]:
-    """The trainers ``fit_fold`` builds run without deterministic algorithms; undone on exit."""
+def adjusted_trainers(adjust: Callable[[pl.Trainer], None]) -> Iterator[None]:
+    """Each trainer ``fit_fold`` builds goes through ``adjust`` first; undone on exit."""
     original = crossval.build_trainer
 
     def build_trainer(*args, **kwargs):
         trainer = original(*args, **kwargs)
-        torch.use_deterministic_algorithms(False)  # the Trainer turned them on when built
+        adjust(trainer)
         return trainer
 
     crossval.build_trainer = build_trainer
@@ -91,6 +74,28 @@ def nondeterministic() -> Iterator[None]:
         yield
     finally:
         crossval.build_trainer = original
+
+
+def _no_clipping(trainer: pl.Trainer) -> None:
+    trainer.gradient_clip_val = None  # manual optimisation clips in the module
+
+
+@contextmanager
+def manual_optimisation() -> Iterator[None]:
+    """``fit_fold`` builds :class:`ManualStepModule` and leaves clipping to it; undone on exit."""
+    original_cls = crossval.ClassificationModule
+    crossval.ClassificationModule = ManualStepModule
+    try:
+        with adjusted_trainers(_no_clipping):
+            yield
+    finally:
+        crossval.ClassificationModule = original_cls
+
+
+def nondeterministic() -> AbstractContextManager[None]:
+    """The trainers ``fit_fold`` builds run without deterministic algorithms (the Trainer
+    turned them on when built)."""
+    return adjusted_trainers(lambda _: torch.use_deterministic_algorithms(False))
 
 
 VARIANTS: dict[str, Callable[[], object]] = {

@@ -54,9 +54,8 @@ class CVObjective:
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
                            after_fold=lambda fold, folds: self._report(trial, fold, folds))
         except BaseException as error:
-            stopped = interrupted(error)
-            _tag_state(tracker, tags, "FAIL", end_running=stopped)
-            reason = "interrupted" if stopped else f"{type(error).__name__}: {error}"
+            _tag_state(tracker, tags, "FAIL")
+            reason = "interrupted" if interrupted(error) else f"{type(error).__name__}: {error}"
             trial.set_user_attr(FAIL_REASON, reason)
             raise
         summary = result.summary
@@ -81,17 +80,10 @@ class CVObjective:
         return trial.should_prune()
 
 
-def _tag_state(tracker: RunTracker, tags: dict[str, str], state: str,
-               end_running: bool = False) -> None:
-    """Tags the trial's runs (found by their tags: the failure may precede any return value).
-
-    ``end_running``: an interrupt can land inside the request that creates a run, after the
-    server made it and before its context could end it; such a run is ended KILLED here.
-    """
+def _tag_state(tracker: RunTracker, tags: dict[str, str], state: str) -> None:
+    """Tags the trial's runs (found by their tags: the failure may precede any return value)."""
     for run in trial_runs(tracker, tags):
         tracker.set_tags(run.info.run_id, {STATE_TAG: state})
-        if end_running and run.info.status == "RUNNING":
-            tracker.client.set_terminated(run.info.run_id, "KILLED")
 
 
 def trial_runs(tracker: RunTracker, tags: dict[str, str]) -> list:

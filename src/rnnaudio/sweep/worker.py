@@ -68,6 +68,10 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
         except BaseException as error:
             if interrupted(error) and objective.trial_number is not None:
                 requeue(study, objective.trial_number, spec.max_retry)
+                # An interrupt inside the request that creates a run leaves one that no
+                # context holds; its trial has just failed, so it is an orphan like a dead
+                # worker's.
+                close_orphan_runs(study, tracker)
             raise
     close_orphan_runs(study, tracker)
 
@@ -116,7 +120,8 @@ class FailureStreak:
 
 
 def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
-    """Ends MLflow runs left RUNNING by a killed worker once Optuna has failed their trial."""
+    """Ends MLflow runs left RUNNING by a killed or interrupted worker once Optuna has failed
+    their trial."""
     states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
     query = f"tags.`{STUDY_TAG}` = '{study.study_name}' and attributes.status = 'RUNNING'"
     for run in tracker.client.search_runs([tracker.experiment_id], filter_string=query):
@@ -126,7 +131,7 @@ def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
         if states.get(number) == TrialState.FAIL:
             tracker.set_tags(run.info.run_id, {STATE_TAG: "FAIL"})
             tracker.client.set_terminated(run.info.run_id, "KILLED")
-            log.warning("run %s of trial %s ended as KILLED (worker died)",
+            log.warning("run %s of trial %s ended as KILLED (its worker died or stopped)",
                         run.info.run_id, number)
 
 
