@@ -3,16 +3,16 @@
 Runs the fold fit of ``throughput.py`` as shipped and with variants that each remove one
 cost, alternated with the bare loop in one process; prints samples/s, the ratio to the bare
 loop and the milliseconds each step costs beyond it. A variant patches this process only.
-Two fixes first measured here now ship, so they are no longer variants: no NaN-filling of
-new tensors under deterministic algorithms (``training/trainer.py``) and ``train_loss``
-summed in the module and logged once per epoch (``training/epoch_loss.py``).
+Three fixes first measured here now ship, so they are no longer variants: no NaN-filling of
+new tensors under deterministic algorithms (``training/trainer.py``), ``train_loss``
+summed in the module and logged once per epoch (``training/epoch_loss.py``), and the
+optimiser step taken by hand (``training/manual_step.py``).
 
 - ``nondeterministic``: ``torch.use_deterministic_algorithms(False)`` after the trainer is
   built, as the bare loop runs (``cudnn.benchmark`` stays off, as Lightning left it for
   both, so this is not the whole price of ``deterministic=True`` on a GPU).
-- ``manual``: manual optimisation (``zero_grad``, ``manual_backward``, ``clip_gradients``,
-  ``step`` in ``training_step``): no closure, no automatic-optimisation hook chain; what is
-  left of Lightning's loop beyond it is hook dispatch.
+- ``automatic``: Lightning's automatic optimisation with the trainer clipping gradients, as
+  the harness stepped before: what taking the step by hand saves.
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
     python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
@@ -29,33 +29,24 @@ from pathlib import Path
 import common
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
 
-from rnnaudio.data.datamodule import Batch, unpack_batch
+from rnnaudio.data.datamodule import Batch
 from rnnaudio.training import crossval
 from rnnaudio.training.module import ClassificationModule
 
 
-class ManualStepModule(ClassificationModule):
-    """Manual optimisation: the step a bare loop takes, inside Lightning."""
-
-    clip = 1.0
+class AutomaticStepModule(ClassificationModule):
+    """Lightning's automatic optimisation, the trainer clipping: how the harness stepped
+    before it took the step by hand (``training/manual_step.py``)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.automatic_optimization = False
+        self.automatic_optimization = True
 
     def training_step(self, batch: Batch, _: int) -> torch.Tensor:
-        features, labels, lengths = unpack_batch(batch)
-        optimizer = self.optimizers()
-        loss = F.cross_entropy(self.model(features, lengths), labels)
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        self.clip_gradients(optimizer, gradient_clip_val=self.clip,
-                            gradient_clip_algorithm="norm")
-        optimizer.step()
-        self.log_train_loss(loss, len(labels))
+        loss, clips = self.batch_loss(batch)
+        self.log_train_loss(loss, clips)
         return loss
 
 
@@ -76,47 +67,46 @@ def adjusted_trainers(adjust: Callable[[pl.Trainer], None]) -> Iterator[None]:
         crossval.build_trainer = original
 
 
-def _no_clipping(trainer: pl.Trainer) -> None:
-    trainer.gradient_clip_val = None  # manual optimisation clips in the module
-
-
 @contextmanager
-def manual_optimisation() -> Iterator[None]:
-    """``fit_fold`` builds :class:`ManualStepModule` and leaves clipping to it; undone on exit."""
+def automatic_optimisation(clip: float) -> Iterator[None]:
+    """``fit_fold`` builds :class:`AutomaticStepModule` and the trainer clips; undone on exit."""
     original_cls = crossval.ClassificationModule
-    crossval.ClassificationModule = ManualStepModule
+    crossval.ClassificationModule = AutomaticStepModule
     try:
-        with adjusted_trainers(_no_clipping):
+        with adjusted_trainers(lambda trainer: setattr(trainer, "gradient_clip_val", clip)):
             yield
     finally:
         crossval.ClassificationModule = original_cls
 
 
-def nondeterministic() -> AbstractContextManager[None]:
+def nondeterministic(_: float) -> AbstractContextManager[None]:
     """The trainers ``fit_fold`` builds run without deterministic algorithms (the Trainer
     turned them on when built)."""
     return adjusted_trainers(lambda _: torch.use_deterministic_algorithms(False))
 
 
-VARIANTS: dict[str, Callable[[], object]] = {
-    "shipped": nullcontext,
-    "manual": manual_optimisation,
+# Each variant: the config's gradient clip value -> a context that patches the fit.
+VARIANTS: dict[str, Callable[[float], AbstractContextManager[None]]] = {
+    "shipped": lambda _: nullcontext(),
+    "automatic": automatic_optimisation,
     "nondeterministic": nondeterministic,
 }
 
 
-def variant(harness: Harness, patch: Callable[[], object]) -> Callable[[], tuple[float, float]]:
+def variant(harness: Harness, patch: Callable[[float], AbstractContextManager[None]],
+            clip: float) -> Callable[[], tuple[float, float]]:
     def run() -> tuple[float, float]:
-        with patch():
+        with patch(clip):  # a fresh context each run: generator contexts are single-use
             return harness()
     return run
 
 
 def measure(cell: str, hidden: int, args, data, scratch: Path) -> list[dict]:
     cfg = config(cell, hidden, args, scratch)
-    ManualStepModule.clip = cfg.trainer.gradient_clip_val
+    clip = cfg.trainer.gradient_clip_val
     contenders: dict[str, Callable[[], tuple[float, float]]] = {
-        name: variant(Harness(cfg, data, scratch), VARIANTS[name]) for name in args.variants
+        name: variant(Harness(cfg, data, scratch), VARIANTS[name], clip)
+        for name in args.variants
     }
     contenders["bare"] = BareLoop(cfg, data)
     times = common.alternate(contenders, args.repeats)

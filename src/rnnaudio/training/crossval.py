@@ -97,7 +97,8 @@ def fit_fold(
     train_rows, val_rows = rows
     model = build_model(cfg, data, train_rows)
     module = ClassificationModule(
-        model, len(data.classes), lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay
+        model, len(data.classes), lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay,
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
     )
     datamodule = FoldDataModule(
         data.features, data.labels, train_rows, val_rows, cfg.trainer.batch_size, cfg.seed,

@@ -8,17 +8,18 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from rnnaudio.data.datamodule import Batch, unpack_batch
 from rnnaudio.models.classifier import AudioClassifier
-from rnnaudio.training.epoch_loss import EpochTrainLoss
+from rnnaudio.training.manual_step import ManualStepModule
 
 
-class ClassificationModule(EpochTrainLoss):
+class ClassificationModule(ManualStepModule):
     """Trains an :class:`AudioClassifier` on batches ``(features (B, time, F), labels (B,))``
     or ``(features, labels, lengths (B,))``; with lengths, padding never reaches the logits."""
 
     def __init__(
-        self, model: AudioClassifier, n_classes: int, lr: float, weight_decay: float
+        self, model: AudioClassifier, n_classes: int, lr: float, weight_decay: float,
+        gradient_clip_val: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(gradient_clip_val)
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
@@ -28,11 +29,9 @@ class ClassificationModule(EpochTrainLoss):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(features, lengths)
 
-    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
+    def batch_loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
         features, labels, lengths = unpack_batch(batch)
-        loss = F.cross_entropy(self.model(features, lengths), labels)
-        self.log_train_loss(loss, len(labels))
-        return loss
+        return F.cross_entropy(self.model(features, lengths), labels), len(labels)
 
     def validation_step(self, batch: Batch, _: int) -> None:
         features, labels, lengths = unpack_batch(batch)

@@ -42,7 +42,8 @@ def refit_and_test(
     train_rows, test_rows = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
     model = build_model(cfg, data, train_rows)
     module = ClassificationModule(model, len(data.classes), lr=cfg.trainer.lr,
-                                  weight_decay=cfg.trainer.weight_decay)
+                                  weight_decay=cfg.trainer.weight_decay,
+                                  gradient_clip_val=cfg.trainer.gradient_clip_val)
     datamodule = FoldDataModule(data.features, data.labels, train_rows, train_rows[:0],
                                 cfg.trainer.batch_size, cfg.seed, lengths=data.lengths,
                                 augment=data.augment)

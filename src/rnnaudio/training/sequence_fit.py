@@ -38,7 +38,8 @@ def build_sequence_model(cfg: Config, n_keys: int) -> NextStepModel:
 
 
 def _module(cfg: Config, model: NextStepModel) -> NextStepModule:
-    return NextStepModule(model, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
+    return NextStepModule(model, lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay,
+                          gradient_clip_val=cfg.trainer.gradient_clip_val)
 
 
 def fit_sequence_fold(

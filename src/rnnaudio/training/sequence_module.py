@@ -6,7 +6,7 @@ import torch
 
 from rnnaudio.data.rolls import RollBatch
 from rnnaudio.models.sequence import NextStepModel, next_step_nll
-from rnnaudio.training.epoch_loss import EpochTrainLoss
+from rnnaudio.training.manual_step import ManualStepModule
 
 
 def predicted_steps(lengths: torch.Tensor) -> int:
@@ -14,7 +14,7 @@ def predicted_steps(lengths: torch.Tensor) -> int:
     return int((lengths - 1).clamp(min=0).sum())
 
 
-class NextStepModule(EpochTrainLoss):
+class NextStepModule(ManualStepModule):
     """Trains a :class:`NextStepModel` on batches ``(rolls (B, T, K) float, lengths (B,))``.
 
     The task's loss is the NLL in nats per time step, logged as ``train_loss``, ``val_loss``
@@ -22,8 +22,11 @@ class NextStepModule(EpochTrainLoss):
     of predicted steps, so the epoch value is the NLL per step over the whole split.
     """
 
-    def __init__(self, model: NextStepModel, lr: float, weight_decay: float) -> None:
-        super().__init__()
+    def __init__(
+        self, model: NextStepModel, lr: float, weight_decay: float,
+        gradient_clip_val: float | None = None,
+    ) -> None:
+        super().__init__(gradient_clip_val)
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
@@ -31,21 +34,16 @@ class NextStepModule(EpochTrainLoss):
     def forward(self, rolls: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.model(rolls, lengths)
 
-    def _nll(self, batch: RollBatch) -> tuple[torch.Tensor, int]:
+    def batch_loss(self, batch: RollBatch) -> tuple[torch.Tensor, int]:
         rolls, lengths = batch
         return next_step_nll(self.model(rolls, lengths), rolls, lengths), predicted_steps(lengths)
 
-    def training_step(self, batch: RollBatch, _: int) -> torch.Tensor:
-        nll, steps = self._nll(batch)
-        self.log_train_loss(nll, steps)
-        return nll
-
     def validation_step(self, batch: RollBatch, _: int) -> None:
-        nll, steps = self._nll(batch)
+        nll, steps = self.batch_loss(batch)
         self.log("val_loss", nll, on_epoch=True, batch_size=max(steps, 1))
 
     def test_step(self, batch: RollBatch, _: int) -> None:
-        nll, steps = self._nll(batch)
+        nll, steps = self.batch_loss(batch)
         self.log("test_loss", nll, on_epoch=True, batch_size=max(steps, 1))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -43,6 +43,8 @@ def build_trainer(
 
     ``validate=False`` trains for exactly ``max_epochs`` with no validation loop (a final
     refit on all training data, whose only evaluation is the held-out test split).
+    Gradient clipping is not the trainer's: the harness's modules take their optimiser step
+    by hand (:class:`~rnnaudio.training.manual_step.ManualStepModule`) and clip there.
     """
     quiet_lightning()
     skip_nvml_probe_without_gpu()
@@ -58,7 +60,6 @@ def build_trainer(
         devices=cfg.devices,
         precision=cfg.precision,
         max_epochs=cfg.max_epochs,
-        gradient_clip_val=cfg.gradient_clip_val,
         deterministic=True,
         logger=logger if logger is not None else False,
         callbacks=callbacks,

@@ -1,0 +1,79 @@
+"""The hand-taken step trains exactly as Lightning's automatic optimisation does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from rnnaudio.config import ModelConfig, TrainerConfig
+from rnnaudio.data.datamodule import Batch, FoldDataModule, unpack_batch
+from rnnaudio.models.classifier import AudioClassifier
+from rnnaudio.training.module import ClassificationModule
+from rnnaudio.training.trainer import build_trainer
+
+
+class AutomaticModule(ClassificationModule):
+    """The same module under Lightning's automatic optimisation, clipped by the trainer."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.automatic_optimization = True
+
+    def training_step(self, batch: Batch, _: int) -> torch.Tensor:
+        features, labels, lengths = unpack_batch(batch)
+        return F.cross_entropy(self.model(features, lengths), labels)
+
+
+class GradNorms(pl.Callback):
+    """The total gradient norm each optimiser step is about to apply."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads]))))
+
+
+def _data() -> FoldDataModule:
+    generator = torch.Generator().manual_seed(0)
+    features = (3 * torch.randn(48, 9, 4, generator=generator)).half()
+    rows = np.arange(48)
+    return FoldDataModule(features, torch.arange(48) % 3, rows, rows[:8], batch_size=8, seed=0)
+
+
+def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
+         callbacks: list[pl.Callback] = ()) -> ClassificationModule:
+    torch.manual_seed(0)
+    model = AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8))
+    module = module_cls(model, 3, lr=5e-2, weight_decay=1e-2, gradient_clip_val=clip)
+    cfg = TrainerConfig(accelerator="cpu", max_epochs=2, progress=False)
+    trainer = build_trainer(cfg, None, list(callbacks), root)
+    if module.automatic_optimization:
+        trainer.gradient_clip_val = clip
+    trainer.fit(module, datamodule=_data())
+    assert trainer.global_step == 12  # 6 batches x 2 epochs, one optimiser step each
+    return module
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_manual_step_equals_automatic_optimisation(tmp_path: Path, clip: float) -> None:
+    manual = _fit(ClassificationModule, clip, tmp_path / "manual")
+    automatic = _fit(AutomaticModule, clip, tmp_path / "automatic")
+    for (name, a), b in zip(manual.state_dict().items(), automatic.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_gradients_are_clipped_before_each_step(tmp_path: Path) -> None:
+    clipped, free = GradNorms(), GradNorms()
+    _fit(ClassificationModule, 0.05, tmp_path / "clipped", [clipped])
+    _fit(ClassificationModule, 0.0, tmp_path / "free", [free])
+    assert max(clipped.norms) <= 0.05 * (1 + 1e-5)
+    assert min(free.norms) > 0.05  # the clip value binds on every step of this data
