@@ -136,7 +136,7 @@ def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
 
 
 def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> None:
-    """Entry point of a spawned local worker process."""
+    """Entry point of a local worker process, forked by the driver's fork server."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     quiet_third_party()
     terminate_as_interrupt(once=True)
