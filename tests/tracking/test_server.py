@@ -1,0 +1,50 @@
+"""The loopback MLflow server: a real server over a SQLite file, and nothing more."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from rnnaudio.tracking import server
+
+
+def _session_commands(session: int) -> list[str]:
+    """Command lines of the live processes in ``session``."""
+    commands = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # ended while we looked
+        if int(stat[3]) == session and stat[0] != "Z":
+            commands.append(command)
+    return commands
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_server_logs_runs_and_starts_no_job_runner(tmp_path: Path, monkeypatch) -> None:
+    started = []
+    popen = server.subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(server.subprocess, "Popen", recording_popen)
+    with server.local_server(f"sqlite:///{tmp_path / 'mlflow.db'}",
+                             str(tmp_path / "artifacts")) as uri:
+        client = MlflowClient(uri)
+        run = client.create_run(client.create_experiment("served"))
+        client.log_metric(run.info.run_id, "loss", 0.5)
+        client.log_text(run.info.run_id, "hello", "note.txt")
+        assert client.get_run(run.info.run_id).data.metrics == {"loss": 0.5}
+        session = started[0].pid  # the server leads a session of its own
+        commands = _session_commands(session)
+    assert list((tmp_path / "artifacts").rglob("note.txt"))
+    assert any("uvicorn" in c for c in commands), commands
+    assert not any("huey" in c or "job_runner" in c for c in commands), commands
+    assert _session_commands(session) == []  # stopped with the block
