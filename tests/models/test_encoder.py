@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnaudio.models.encoder import CELLS, RecurrentEncoder
+from rnnaudio.models.tanh_rnn import TanhRNN
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
@@ -34,6 +35,10 @@ def test_cells_are_the_fused_torch_modules():
     assert isinstance(RecurrentEncoder(4, "lstm", 3).rnn, torch.nn.LSTM)
     assert isinstance(RecurrentEncoder(4, "gru", 3).rnn, torch.nn.GRU)
     assert RecurrentEncoder(4, "rnn", 3).rnn.nonlinearity == "tanh"
+
+
+def test_rnn_cell_has_the_cpu_fast_path():
+    assert isinstance(RecurrentEncoder(4, "rnn", 3).rnn, TanhRNN)
 
 
 def test_unknown_cell_names_the_choices():

@@ -1,8 +1,12 @@
-"""The recurrent encoder: one fused ``torch.nn`` recurrent module over padded batches.
+"""The recurrent encoder: one ``torch.nn`` recurrent module over padded batches.
 
 The tanh cell is the origin document's recurrence, h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h);
 LSTM and GRU add the gates that keep gradients from vanishing over long sequences. All three
-are cuDNN kernels on the GPU; there is no Python loop over time steps.
+are cuDNN kernels on the GPU; on the CPU, LSTM and GRU are torch's fused kernels. The tanh cell
+is :class:`TanhRNN`, an ``nn.RNN`` that loops over time steps in Python on the CPU: torch's CPU
+kernel records three autograd nodes a step and one small matmul a step for the gradient of
+W_hh, which made it slower than Keras's SimpleRNN; the loop does two ops a step and computes
+the weight gradients after it, one matmul each (packed batches still take torch's kernel).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnaudio.models.tanh_rnn import TanhRNN
+
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {
-    "rnn": lambda *args, **kwargs: nn.RNN(*args, nonlinearity="tanh", **kwargs),
+    "rnn": TanhRNN,
     "lstm": nn.LSTM,
     "gru": nn.GRU,
 }
