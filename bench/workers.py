@@ -6,7 +6,7 @@ the command's wall time. Where the time goes: the command's start (Python, impor
 composing, the study, the MLflow server that N > 1 workers log through) until its first
 trial starts, the span in which trials run, and the median seconds of one trial.
 
-    python bench/workers.py                       # 1 vs 2 workers, 6 trials, 3 folds, 6 epochs
+    python bench/workers.py                       # 1 vs 2 workers, 12 trials, 3 folds, 8 epochs
     python bench/workers.py --quick               # 4 trials, 2 folds, 2 epochs
     python bench/workers.py --workers 1 2 4 --repeats 2
     python bench/workers.py --threads 1           # one thread per worker, 1 worker included
@@ -41,9 +41,11 @@ def main() -> None:
     parser.add_argument("--root", default=str(Path(tempfile.gettempdir()) / "rnnaudio-bench"))
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"])
-    parser.add_argument("--hidden", nargs="+", type=int, default=[32, 64])
+    # 12 trials of about 10 s: a sweep short enough to bench, long enough that its start
+    # (imports, the MLflow server) does not decide the ratio.
+    parser.add_argument("--hidden", nargs="+", type=int, default=[32, 48, 64, 96])
     parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS of every sweep (default: the sweep's own choice, "
                         "all cores for one worker, cores / N for N)")
