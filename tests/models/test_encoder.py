@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from rnnaudio.models.encoder import CELLS, RecurrentEncoder
+from rnnaudio.models.gru import GRU
 from rnnaudio.models.tanh_rnn import TanhRNN
 
 
@@ -37,8 +38,9 @@ def test_cells_are_the_fused_torch_modules():
     assert RecurrentEncoder(4, "rnn", 3).rnn.nonlinearity == "tanh"
 
 
-def test_rnn_cell_has_the_cpu_fast_path():
+def test_rnn_and_gru_cells_have_the_cpu_fast_path():
     assert isinstance(RecurrentEncoder(4, "rnn", 3).rnn, TanhRNN)
+    assert isinstance(RecurrentEncoder(4, "gru", 3).rnn, GRU)
 
 
 def test_unknown_cell_names_the_choices():

@@ -2,11 +2,12 @@
 
 The tanh cell is the origin document's recurrence, h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h);
 LSTM and GRU add the gates that keep gradients from vanishing over long sequences. All three
-are cuDNN kernels on the GPU; on the CPU, LSTM and GRU are torch's fused kernels. The tanh cell
-is :class:`TanhRNN`, an ``nn.RNN`` that loops over time steps in Python on the CPU: torch's CPU
-kernel records three autograd nodes a step and one small matmul a step for the gradient of
-W_hh, which made it slower than Keras's SimpleRNN; the loop does two ops a step and computes
-the weight gradients after it, one matmul each (packed batches still take torch's kernel).
+are cuDNN kernels on the GPU. On the CPU, the LSTM is torch's fused kernel; the tanh cell is
+:class:`TanhRNN` and the GRU :class:`GRU`, torch modules that loop over time steps in Python
+with a hand-written backward. torch differentiates its CPU tanh RNN and GRU op by op (several
+autograd nodes a step, and one small matmul a step for the gradient of W_hh), which made them
+slower than Keras's SimpleRNN and GRU; the loops do a few ops a step and compute the weight
+gradients after them, one matmul each (packed batches still take torch's kernels).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnaudio.models.gru import GRU
 from rnnaudio.models.tanh_rnn import TanhRNN
 
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {
     "rnn": TanhRNN,
     "lstm": nn.LSTM,
-    "gru": nn.GRU,
+    "gru": GRU,
 }
 
 

@@ -10,18 +10,19 @@ autocast keep ``nn.RNN``'s own kernels.
 
 from __future__ import annotations
 
-import threading
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import FunctionCtx, once_differentiable
-from torch.nn.utils.rnn import PackedSequence
+
+from rnnaudio.models.cpu_recurrence import (
+    CpuFastPath,
+    input_weight_grads,
+    stack_layers,
+    workspace_like,
+)
 
 Tensor = torch.Tensor
-FAST_DTYPES = (torch.float32, torch.float64)
 _tanh_backward = torch.ops.aten.tanh_backward.grad_input  # g * (1 - h^2) in one kernel
-_workspace = threading.local()
 
 
 class _TanhLayer(torch.autograd.Function):
@@ -58,7 +59,7 @@ class _TanhLayer(torch.autograd.Function):
         d_h0 = first.mm(w_hh) if h0 is not None and needs[1] else None
         d_w_ih = d_b = None
         if needs[2] or needs[4] or needs[5]:
-            d_w_ih, d_b = _input_weight_grads(rows, dz2d, w_ih.size(1))
+            d_w_ih, d_b = input_weight_grads(rows, dz2d, w_ih.size(1))
         d_w_hh = _recurrent_weight_grad(dz, states, h0, ctx.reverse) if needs[3] else None
         # Two parameters must not share one gradient tensor: in-place clipping would hit both.
         d_b_hh = d_b.clone() if d_b is not None else None
@@ -85,19 +86,6 @@ def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
     return rows
 
 
-def _input_weight_grads(
-    rows: Tensor, dz2d: Tensor, input_size: int,
-) -> tuple[Tensor, Tensor | None]:
-    """dW_ih and (with biases) db from one matmul over all (time x batch) rows.
-
-    rows^T dz, transposed afterwards, runs faster than dz^T rows for a short input row.
-    """
-    grad = rows.t().mm(dz2d).t()
-    if rows.size(1) == input_size:
-        return grad.contiguous(), None
-    return grad[:, :input_size].contiguous(), grad[:, input_size].contiguous()
-
-
 def _recur(states: Tensor, h0: Tensor | None, w_hh: Tensor, reverse: bool) -> None:
     """Turns the projected inputs in ``states`` into the states themselves, in place."""
     w_hh_t = w_hh.t().contiguous()  # a transposed operand makes every small matmul slower
@@ -117,9 +105,10 @@ def _backprop_through_time(states: Tensor, d_states: Tensor | None, d_last: Tens
     ``dz`` starts as a time-major copy of dy (``d_states`` is often a strided view), so each
     step is two in-place ops on contiguous slices. The fused tanh backward multiplies by
     1 - h_t^2 there: a precomputed slope buffer cost more in memory traffic than it saved.
-    The returned tensor is this thread's workspace: it is valid until the next call.
+    The returned tensor is this thread's workspace (:func:`workspace_like`): it is valid
+    until the next call.
     """
-    dz = _workspace_like(states)
+    dz = workspace_like("tanh_dz", states)
     if d_states is None:
         dz.zero_()
     else:
@@ -135,19 +124,6 @@ def _backprop_through_time(states: Tensor, d_states: Tensor | None, d_last: Tens
             z.addmm_(later, w_hh)
         later = _tanh_backward(z, h_steps[t], grad_input=z)
     return dz
-
-
-def _workspace_like(t: Tensor) -> Tensor:
-    """An uninitialised tensor shaped like ``t``, kept for the next backward of this thread.
-
-    A fresh ``(time, batch, hidden)`` buffer on every backward costs page faults and
-    cold-cache writes on first touch, as much as all of the elementwise work on it; the
-    backward never lets it escape, and one thread runs one backward at a time.
-    """
-    buffer = getattr(_workspace, "buffer", None)
-    if buffer is None or buffer.shape != t.shape or buffer.dtype != t.dtype:
-        buffer = _workspace.buffer = torch.empty_like(t)
-    return buffer
 
 
 def _recurrent_weight_grad(dz: Tensor, states: Tensor, h0: Tensor | None,
@@ -172,27 +148,11 @@ def tanh_rnn(
     layer's states ``(time, batch, directions * hidden)`` and the final state of every
     layer and direction ``(layers * directions, batch, hidden)``.
     """
-    directions = 2 if bidirectional else 1
-    per_direction = len(weights) // (num_layers * directions)
-    initial = hx.unbind(0) if hx is not None else [None] * (num_layers * directions)
-    finals = []
-    for layer in range(num_layers):
-        if layer and dropout and training:
-            x = F.dropout(x, dropout, training)
-        outputs = []
-        for direction in range(directions):
-            k = layer * directions + direction
-            group = weights[k * per_direction:(k + 1) * per_direction]
-            w_ih, w_hh, b_ih, b_hh = group if len(group) == 4 else (*group, None, None)
-            states, last = _TanhLayer.apply(x, initial[k], w_ih, w_hh, b_ih, b_hh,
-                                            direction == 1)
-            outputs.append(states)
-            finals.append(last)
-        x = outputs[0] if directions == 1 else torch.cat(outputs, 2)
-    return x, torch.stack(finals)
+    return stack_layers(_TanhLayer.apply, x, hx, weights, num_layers, bidirectional,
+                        dropout, training)
 
 
-class TanhRNN(nn.RNN):
+class TanhRNN(CpuFastPath, nn.RNN):
     """``nn.RNN(nonlinearity="tanh")`` whose CPU forward and backward take :func:`tanh_rnn`.
 
     Same parameters, names, ``state_dict``, initialisation and arguments as ``nn.RNN``
@@ -206,6 +166,8 @@ class TanhRNN(nn.RNN):
     differentiable, so no gradient of a gradient (``nn.RNN``'s CPU path allows one).
     """
 
+    fast = staticmethod(tanh_rnn)
+
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
         batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -214,37 +176,3 @@ class TanhRNN(nn.RNN):
         super().__init__(input_size, hidden_size, num_layers, nonlinearity="tanh", bias=bias,
                          batch_first=batch_first, dropout=dropout,
                          bidirectional=bidirectional, device=device, dtype=dtype)
-
-    def forward(
-        self, input: Tensor | PackedSequence, hx: Tensor | None = None,
-    ) -> tuple[Tensor | PackedSequence, Tensor]:
-        """``(output, h_n)`` with ``nn.RNN``'s shapes (``output`` batch-first if configured)."""
-        self._update_flat_weights()
-        if not self._takes_fast_path(input, hx):
-            return super().forward(input, hx)
-        batched = input.dim() == 3
-        batch_dim = 0 if self.batch_first else 1
-        x = input if batched else input.unsqueeze(batch_dim)
-        h = hx if batched or hx is None else hx.unsqueeze(1)
-        self.check_input(x, None)
-        if h is not None:
-            self.check_hidden_size(h, self.get_expected_hidden_size(x, None))
-        output, h_n = tanh_rnn(x.transpose(0, 1) if self.batch_first else x, h,
-                               self._flat_weights, self.num_layers, self.bidirectional,
-                               self.dropout, self.training)
-        if self.batch_first:
-            output = output.transpose(0, 1)  # a view, as nn.RNN returns
-        if not batched:
-            return output.squeeze(batch_dim), h_n.squeeze(1)
-        return output, h_n
-
-    def _takes_fast_path(self, input: Tensor | PackedSequence, hx: Tensor | None) -> bool:
-        """Plain float CPU tensors of one dtype, outside autocast; anything else, nn.RNN's."""
-        if isinstance(input, PackedSequence) or torch.is_autocast_enabled("cpu"):
-            return False
-        tensors = [input, *self._flat_weights] + ([hx] if hx is not None else [])
-        if any(t.device.type != "cpu" or t.dtype != input.dtype for t in tensors):
-            return False
-        time_dim = 1 if self.batch_first and input.dim() == 3 else 0
-        return (input.dtype in FAST_DTYPES and input.dim() in (2, 3)
-                and (hx is None or hx.dim() == input.dim()) and input.size(time_dim) > 0)
