@@ -18,6 +18,8 @@ step's matmul as an identity block was slower than one addcmul.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.autograd.function import FunctionCtx, once_differentiable
@@ -254,19 +256,9 @@ def _coefficients(gates: Tensor, earlier: _Earlier, lo: int, hi: int, out: Tenso
     return out
 
 
-def gru(
-    x: Tensor, hx: Tensor | None, weights: list[Tensor], num_layers: int,
-    bidirectional: bool, dropout: float = 0.0, training: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """Stacked (bidirectional) GRU over a time-major batch.
-
-    ``x`` is ``(time, batch, input_size)``, ``hx`` ``(layers * directions, batch, hidden)``
-    or None for zeros, ``weights`` in ``nn.GRU._flat_weights`` order. Returns the last
-    layer's states ``(time, batch, directions * hidden)`` and the final state of every
-    layer and direction ``(layers * directions, batch, hidden)``.
-    """
-    return stack_layers(_GRULayer.apply, x, hx, weights, num_layers, bidirectional,
-                        dropout, training)
+# The stacked, possibly bidirectional, GRU over a time-major batch: :func:`stack_layers`
+# with this cell's layer; ``weights`` in ``nn.GRU._flat_weights`` order.
+gru = functools.partial(stack_layers, _GRULayer.apply)
 
 
 class GRU(CpuFastPath, nn.GRU):

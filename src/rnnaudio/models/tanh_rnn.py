@@ -10,6 +10,8 @@ autocast keep ``nn.RNN``'s own kernels.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.autograd.function import FunctionCtx, once_differentiable
@@ -137,19 +139,9 @@ def _recurrent_weight_grad(dz: Tensor, states: Tensor, h0: Tensor | None,
     return grad
 
 
-def tanh_rnn(
-    x: Tensor, hx: Tensor | None, weights: list[Tensor], num_layers: int,
-    bidirectional: bool, dropout: float = 0.0, training: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """Stacked (bidirectional) tanh RNN over a time-major batch.
-
-    ``x`` is ``(time, batch, input_size)``, ``hx`` ``(layers * directions, batch, hidden)``
-    or None for zeros, ``weights`` in ``nn.RNN._flat_weights`` order. Returns the last
-    layer's states ``(time, batch, directions * hidden)`` and the final state of every
-    layer and direction ``(layers * directions, batch, hidden)``.
-    """
-    return stack_layers(_TanhLayer.apply, x, hx, weights, num_layers, bidirectional,
-                        dropout, training)
+# The stacked, possibly bidirectional, tanh RNN over a time-major batch: :func:`stack_layers`
+# with this cell's layer; ``weights`` in ``nn.RNN._flat_weights`` order.
+tanh_rnn = functools.partial(stack_layers, _TanhLayer.apply)
 
 
 class TanhRNN(CpuFastPath, nn.RNN):
