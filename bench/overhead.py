@@ -43,6 +43,7 @@ class AutomaticStepModule(ClassificationModule):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.automatic_optimization = True
+        self.gradient_clip_val = None  # the trainer clips, not the module's hook
 
     def training_step(self, batch: Batch, _: int) -> torch.Tensor:
         loss, clips = self.batch_loss(batch)

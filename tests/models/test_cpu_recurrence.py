@@ -180,3 +180,21 @@ def test_wrong_sizes_raise_torch_module_errors(cell):
         fast(torch.randn(STEPS, BATCH, INPUT + 1))
     with pytest.raises(RuntimeError, match="Expected hidden size"):
         fast(torch.randn(STEPS, BATCH, INPUT), torch.randn(1, BATCH + 1, HIDDEN))
+
+
+def test_an_empty_batch_gives_the_torch_modules_result(cell):
+    reference, fast = twins(cell, num_layers=2, bidirectional=True)
+    x = torch.randn(STEPS, 0, INPUT, requires_grad=True)
+    for expected, actual in zip(reference(x), fast(x), strict=True):
+        assert torch.equal(actual, expected)
+    with pytest.raises(RuntimeError, match="sequence length to be larger than 0"):
+        fast(torch.randn(0, BATCH, INPUT))
+
+
+def test_a_shorter_batch_after_a_longer_one_reuses_the_workspace_rightly(cell):
+    """Variable-length batches: the backward's workspaces shrink and grow between steps."""
+    torch.manual_seed(0)
+    reference, fast = twins(cell, num_layers=2, bidirectional=True)
+    for steps in (STEPS, STEPS - 3, STEPS + 2):
+        x = torch.randn(steps, BATCH, INPUT, requires_grad=True)
+        assert_same(run(reference, x, None), run(fast, x, None), 1e-5)

@@ -129,13 +129,15 @@ def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(b
     assert killed and {r.data.tags["optuna.state"] for r in killed} == {"FAIL"}
 
 
-@pytest.mark.parametrize(("workers", "signum", "to_group"), [
-    (2, signal.SIGINT, True),  # Ctrl-C at a terminal: the whole process group
-    (2, signal.SIGTERM, False),  # `kill`: the sweep's process alone
-    (1, signal.SIGTERM, False),
+@pytest.mark.parametrize(("workers", "signum", "to_group", "sigint"), [
+    (2, signal.SIGINT, True, signal.SIG_DFL),  # Ctrl-C at a terminal: the whole group
+    # The same to a sweep started with `&` from a script: it ignores SIGINT, its workers not.
+    (2, signal.SIGINT, True, signal.SIG_IGN),
+    (2, signal.SIGTERM, False, signal.SIG_DFL),  # `kill`: the sweep's process alone
+    (1, signal.SIGTERM, False, signal.SIG_DFL),
 ])
 def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
-    bench, workers, signum, to_group
+    bench, workers, signum, to_group, sigint
 ):
     name = tiny(bench, f"stop{workers}{signum}", n_trials=2)
     log = bench.work / "stderr.txt"
@@ -145,10 +147,11 @@ def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
             bench.command(name, f"sweep.workers={workers}", "trainer.max_epochs=500",
                           "trainer.early_stopping_patience=500"),
             cwd=bench.work, env=bench.env, stdout=subprocess.DEVNULL, stderr=stderr,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
         try:
             _wait_for(lambda: _a_fold_is_running(bench), timeout=300)
-            children = _children(sweep.pid)
+            children = _descendants(sweep.pid)  # the workers are the fork server's
             if to_group:
                 os.killpg(sweep.pid, signum)
             else:
@@ -182,6 +185,11 @@ def _a_fold_is_running(bench) -> bool:
 
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _descendants(pid: int) -> list[int]:
+    children = _children(pid)
+    return children + [d for child in children for d in _descendants(child)]
 
 
 def _running_after_one_complete(bench, name) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -47,4 +48,7 @@ def test_server_logs_runs_and_starts_no_job_runner(tmp_path: Path, monkeypatch) 
     assert list((tmp_path / "artifacts").rglob("note.txt"))
     assert any("uvicorn" in c for c in commands), commands
     assert not any("huey" in c or "job_runner" in c for c in commands), commands
+    deadline = time.monotonic() + 10  # killed at once; reaped a moment later
+    while _session_commands(session) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert _session_commands(session) == []  # stopped with the block

@@ -30,10 +30,11 @@ def workspace_like(name: str, t: Tensor) -> Tensor:
     backward never lets its workspaces escape, and one thread runs one backward at a time.
     """
     buffer = getattr(_workspace, name, None)
-    if buffer is None or buffer.shape != t.shape or buffer.dtype != t.dtype:
-        buffer = torch.empty_like(t)
+    if buffer is None or buffer.numel() < t.numel() or buffer.dtype != t.dtype:
+        # Flat and only ever grown: variable-length batches change the shape every step.
+        buffer = torch.empty(t.numel(), dtype=t.dtype, device=t.device)
         setattr(_workspace, name, buffer)
-    return buffer
+    return buffer[: t.numel()].view(t.shape)
 
 
 def input_weight_grads(
@@ -120,6 +121,5 @@ class CpuFastPath:
         tensors = [input, *self._flat_weights] + ([hx] if hx is not None else [])
         if any(t.device.type != "cpu" or t.dtype != input.dtype for t in tensors):
             return False
-        time_dim = 1 if self.batch_first and input.dim() == 3 else 0
         return (input.dtype in FAST_DTYPES and input.dim() in (2, 3)
-                and (hx is None or hx.dim() == input.dim()) and input.size(time_dim) > 0)
+                and (hx is None or hx.dim() == input.dim()) and input.numel() > 0)

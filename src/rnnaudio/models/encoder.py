@@ -4,10 +4,10 @@ The tanh cell is the origin document's recurrence, h_t = tanh(W_hh h_{t-1} + W_x
 LSTM and GRU add the gates that keep gradients from vanishing over long sequences. All three
 are cuDNN kernels on the GPU. On the CPU, the LSTM is torch's fused kernel; the tanh cell is
 :class:`TanhRNN` and the GRU :class:`GRU`, torch modules that loop over time steps in Python
-with a hand-written backward. torch differentiates its CPU tanh RNN and GRU op by op (several
-autograd nodes a step, and one small matmul a step for the gradient of W_hh), which made them
-slower than Keras's SimpleRNN and GRU; the loops do a few ops a step and compute the weight
-gradients after them, one matmul each (packed batches still take torch's kernels).
+with a hand-written backward, because torch differentiates those two op by op on the CPU
+(several autograd nodes a step, and one small matmul a step for the gradient of W_hh); the
+loops do a few ops a step and compute the weight gradients after them, one matmul each.
+Packed batches, autocast and GPUs still take torch's kernels.
 """
 
 from __future__ import annotations

@@ -8,12 +8,10 @@ On the CPU torch has no fused GRU kernel (``_thnn_fused_gru_cell`` is CUDA only)
 ``W_hh`` as one small matmul per step. Here each layer and direction is one autograd node:
 the forward does one matmul and four elementwise ops per step, the backward one matmul and
 two elementwise ops per step, and every weight gradient is one matmul after the loop.
-Measured against ``nn.GRU`` (forward, backward and AdamW, batch 64, 101 steps, 64-256
-units, one thread): a first version was 1.06-1.23x faster; writing the full-size passes
-into kept buffers through torch's fused activation backward kernels (fresh temporaries
-page-fault), and never concatenating h0 to the states, made it 1.25-1.5x; working through
-the backward's coefficients in cache-sized chunks, 1.35-1.45x. Folding dh ⊙ z into the
-step's matmul as an identity block was slower than one addcmul.
+Full-size passes write into kept buffers through torch's fused activation backward kernels
+(fresh temporaries page-fault), h0 is never concatenated to the states (a full-size copy),
+and the backward's coefficients are made a cache-sized chunk of steps at a time (all at
+once cost one more trip through memory). Timings: ``bench/README.md``, section 1.
 """
 
 from __future__ import annotations

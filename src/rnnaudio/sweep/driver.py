@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, SweepConfig
+from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
 from rnnaudio.sweep.objective import CVObjective
 from rnnaudio.sweep.space import to_overrides
@@ -103,7 +104,9 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
 def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:
     # Workers fork from one server process that has imported torch, Lightning and MLflow
     # once (5-6 s of CPU each time; spawn paid it per worker, on the cores the trials need).
-    # That process has started no threads and opened no store, so forking it is safe.
+    # It has only imported: no store opened, no torch op run. It is started once per
+    # process, so its environment is the first sweep's; what differs per sweep (tracking
+    # URI, threads) reaches the workers as arguments.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([worker_process.__module__])
     processes = [context.Process(target=worker_process, args=(overrides, sweep_run_id, threads))
@@ -118,6 +121,10 @@ def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) 
         _stop(processes)
         raise
     failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed and all(code == INTERRUPTED_EXIT_CODE for code in failed):
+        # The workers were interrupted and the driver was not: it ignores SIGINT when
+        # started with `&` from a script, while each worker handles it.
+        raise KeyboardInterrupt("the sweep's workers were interrupted")
     if failed:
         raise SweepFailedError(
             f"{len(failed)} of {workers} sweep workers stopped with an error (exit codes "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -137,7 +136,6 @@ def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
 
 def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> None:
     """Entry point of a local worker process, forked by the driver's fork server."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     quiet_third_party()
     terminate_as_interrupt(once=True)
     try:

@@ -10,15 +10,17 @@ from rnnaudio.training.epoch_loss import EpochTrainLoss
 
 
 class ManualStepModule(EpochTrainLoss):
-    """Takes one optimiser step per training batch: zero the gradients, backward, clip the
-    gradient norm to ``gradient_clip_val`` (0 or None: no clipping), step.
+    """Takes one optimiser step per training batch: zero the gradients, backward, step; the
+    gradient norm is clipped to ``gradient_clip_val`` (0 or None: no clipping) just before
+    the step.
 
     It is the step of Lightning's automatic optimisation, taken with manual optimisation
     because the automatic loop wraps every step in a closure and a chain of hooks that cost
-    about 0.3 ms of CPU a step: 3-5 % of a 64-unit model's step (``bench/overhead.py``).
-    ``manual_backward``, ``clip_gradients`` and the wrapped optimiser keep the precision
-    plugin and the callbacks' hooks in the loop, so bf16-mixed and ``on_before_*`` hooks
-    work as before. Subclasses give the loss: :meth:`batch_loss`.
+    up to 0.3 ms of CPU a step (``bench/overhead.py``). ``manual_backward`` and the wrapped
+    optimiser keep the precision plugin and every hook in the loop, and the clip happens
+    where the automatic loop clips: in ``on_before_optimizer_step``, after a 16-bit scaler
+    has unscaled the gradients and after the callbacks' own hook has seen them.
+    Subclasses give the loss: :meth:`batch_loss`.
     """
 
     def __init__(self, gradient_clip_val: float | None = None) -> None:
@@ -44,9 +46,11 @@ class ManualStepModule(EpochTrainLoss):
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        if self.gradient_clip_val:
-            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val,
-                                gradient_clip_algorithm="norm")
         optimizer.step()
         self.log_train_loss(loss, weight)
         return loss.detach()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val,
+                                gradient_clip_algorithm="norm")
