@@ -25,6 +25,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 from rnnaudio.models.cpu_recurrence import (
     CpuFastPath,
     input_weight_grads,
+    project_inputs,
     stack_layers,
     workspace_like,
 )
@@ -137,27 +138,17 @@ def _from_n_r_z(t: Tensor, dim: int) -> Tensor:
 
 def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
              out: Tensor) -> Tensor:
-    """Fills ``out`` ``(time * batch, 4 * hidden)`` with every step's input terms and biases.
-
-    Columns: ``[W_ir x + b_ir + b_hr, W_iz x + b_iz + b_hz, b_hn, W_in x + b_in]``. Returns
-    the input rows ``(time * batch, input_size [+ 1])`` the backward needs; with biases they
-    end in a column of ones and the biases join the weights as one more column, so the
-    one matmul adds them here and gives their gradient in the backward.
-    """
+    """Fills ``out`` ``(time * batch, 4 * hidden)`` with every step's input terms and biases,
+    columns ``[W_ir x + b_ir + b_hr, W_iz x + b_iz + b_hz, b_hn, W_in x + b_in]``; returns
+    the rows of :func:`project_inputs`."""
     w_r, w_z, w_n = w_ih.chunk(3)
     weight = torch.cat([w_r, w_z, torch.zeros_like(w_n), w_n])
-    if b_ih is None:
-        rows = x.reshape(-1, x.size(-1))
-        torch.mm(rows, weight.t(), out=out)
-        return rows
-    b_r, b_z, b_n = b_ih.chunk(3)
-    h_r, h_z, h_n = b_hh.chunk(3)
-    bias = torch.cat([b_r + h_r, b_z + h_z, h_n, b_n])
-    rows = x.new_empty(x.size(0) * x.size(1), x.size(-1) + 1)
-    rows[:, :-1].view_as(x).copy_(x)
-    rows[:, -1].fill_(1)
-    torch.mm(rows, torch.cat([weight, bias.unsqueeze(1)], 1).t(), out=out)
-    return rows
+    bias = None
+    if b_ih is not None:
+        b_r, b_z, b_n = b_ih.chunk(3)
+        h_r, h_z, h_n = b_hh.chunk(3)
+        bias = torch.cat([b_r + h_r, b_z + h_z, h_n, b_n])
+    return project_inputs(x, weight, bias, out)
 
 
 def _recur(gates: Tensor, states: Tensor, h0: Tensor | None, w_hh: Tensor,

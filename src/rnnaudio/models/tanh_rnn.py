@@ -19,6 +19,7 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 from rnnaudio.models.cpu_recurrence import (
     CpuFastPath,
     input_weight_grads,
+    project_inputs,
     stack_layers,
     workspace_like,
 )
@@ -40,7 +41,8 @@ class _TanhLayer(torch.autograd.Function):
         b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool,
     ) -> tuple[Tensor, Tensor]:
         states = x.new_empty(x.size(0), x.size(1), w_hh.size(0))
-        rows = _project(x, w_ih, b_ih, b_hh, out=states.view(-1, w_hh.size(0)))
+        bias = None if b_ih is None else b_ih + b_hh  # both enter every step alike
+        rows = project_inputs(x, w_ih, bias, out=states.view(-1, w_hh.size(0)))
         _recur(states, h0, w_hh, reverse)
         ctx.set_materialize_grads(False)  # an unused output costs no zero-filled gradient
         ctx.reverse = reverse
@@ -66,26 +68,6 @@ class _TanhLayer(torch.autograd.Function):
         # Two parameters must not share one gradient tensor: in-place clipping would hit both.
         d_b_hh = d_b.clone() if d_b is not None else None
         return d_x, d_h0, d_w_ih, d_w_hh, d_b, d_b_hh, None
-
-
-def _project(x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None,
-             out: Tensor) -> Tensor:
-    """Writes every step's input term plus both biases into ``out`` ``(time * batch, hidden)``.
-
-    Returns the input rows ``(time * batch, input_size [+ 1])`` the backward needs. With
-    biases they end in a column of ones and the biases join ``W_ih`` as one more column:
-    the same matmul then adds them here, and gives their gradient in the backward, instead
-    of two passes over the whole ``(time * batch, hidden)`` buffer.
-    """
-    if b_ih is None:
-        rows = x.reshape(-1, x.size(-1))
-        torch.mm(rows, w_ih.t(), out=out)
-        return rows
-    rows = x.new_empty(x.size(0) * x.size(1), x.size(-1) + 1)
-    rows[:, :-1].view_as(x).copy_(x)
-    rows[:, -1].fill_(1)
-    torch.mm(rows, torch.cat([w_ih, (b_ih + b_hh).unsqueeze(1)], 1).t(), out=out)
-    return rows
 
 
 def _recur(states: Tensor, h0: Tensor | None, w_hh: Tensor, reverse: bool) -> None:

@@ -59,7 +59,7 @@ def local_server(
             # Every client has finished when the block ends and SQLite commits are atomic,
             # so the server is killed outright: its graceful stop takes 4-5 s that would
             # only delay the sweep's end.
-            _signal_group(server, signal.SIGKILL)
+            _kill_group(server)
             server.wait()
 
 
@@ -69,10 +69,10 @@ def local_server(
 SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
-def _signal_group(server: subprocess.Popen, signum: int) -> None:
+def _kill_group(server: subprocess.Popen) -> None:
     """The server and the web workers it started (its session is its process group)."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signum)
+        os.killpg(server.pid, signal.SIGKILL)
 
 
 def wait_healthy(

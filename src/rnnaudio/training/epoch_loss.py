@@ -20,8 +20,6 @@ class EpochTrainLoss(pl.LightningModule):
 
     def log_train_loss(self, loss: torch.Tensor, weight: int) -> None:
         """Adds ``loss`` (a mean over ``weight`` clips or steps) to the epoch's mean."""
-        if self._trainer is None:  # a step called by hand, outside any fit: nothing to log
-            return
         self._loss_sum.add_(loss.detach(), alpha=weight)  # in place: no Module.__setattr__
         self._weight += weight
         if self.trainer.is_last_batch:
