@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock
 from rich.console import Console
 
 from rnnaudio.config import AugmentConfig, ConfigError, DatasetConfig, FeatureConfig
@@ -90,10 +91,18 @@ class LabelledFeatures:
 
 
 def ensure_corpus(cfg: DatasetConfig, progress: bool = True) -> Path:
-    """The corpus root, generating the embedded corpus there on first use."""
+    """The corpus root, generating the embedded corpus there on first use.
+
+    Processes that start together (a sweep's workers) take turns: a second build would
+    move the first one's tree aside while its builder reads it.
+    """
     root = Path(cfg.root)
-    if cfg.name == "synth_commands" and not is_built(root):
-        build_synth_commands(root, cfg.synth, progress=progress)
+    if cfg.name != "synth_commands" or is_built(root):
+        return root
+    root.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(root.absolute().with_name(f".{root.name}.lock")):
+        if not is_built(root):  # built by the process we waited for
+            build_synth_commands(root, cfg.synth, progress=progress)
     return root
 
 
