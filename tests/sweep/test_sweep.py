@@ -32,6 +32,7 @@ space:
 """
 CELLS = "  model.cell: {type: categorical, choices: [rnn, gru]}"
 CELLS_SIZES = CELLS + "\n  model.hidden_size: {type: categorical, choices: [12]}"
+SLOW_FOLDS = ("trainer.max_epochs=40", "trainer.early_stopping_patience=40")
 LRS = "  trainer.lr: {type: categorical, choices: [0.003, 1.0e-7, 1.0e+30]}"
 
 
@@ -106,11 +107,13 @@ def test_running_again_continues_the_same_study(bench):
 def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(bench):
     name = tiny(bench, "kill", n_trials=3, sampler="random",
                 space="  model.hidden_size: {type: int, low: 8, high: 32}")
-    worker = subprocess.Popen(bench.command(name), cwd=bench.work, env=bench.env,
+    # Longer folds in the run that is killed, so that the moment to kill it (one trial done,
+    # the next inside its folds) lasts seconds, not the one poll a fast machine might miss.
+    worker = subprocess.Popen(bench.command(name, *SLOW_FOLDS), cwd=bench.work, env=bench.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for(lambda: _running_after_one_complete(bench, name), timeout=300)
+        _wait_for(lambda: _running_after_one_complete(bench, name, n_trials=3), timeout=300)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
@@ -192,12 +195,13 @@ def _descendants(pid: int) -> list[int]:
     return children + [d for child in children for d in _descendants(child)]
 
 
-def _running_after_one_complete(bench, name) -> bool:
+def _running_after_one_complete(bench, name, n_trials: int) -> bool:
     """One trial done and the next one inside its folds: its MLflow runs are open."""
     try:
         s = states(load(bench, name))
     except KeyError:  # the study does not exist yet
         return False
+    assert s.count(TrialState.COMPLETE) < n_trials, "the sweep ended before it could be killed"
     if s.count(TrialState.COMPLETE) < 1 or TrialState.RUNNING not in s:
         return False
     return any(r.info.status == "RUNNING" and "cv.fold" in r.data.params
