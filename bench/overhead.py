@@ -3,16 +3,19 @@
 Runs the fold fit of ``throughput.py`` as shipped and with variants that each remove one
 cost, alternated with the bare loop in one process; prints samples/s, the ratio to the bare
 loop and the milliseconds each step costs beyond it. A variant patches this process only.
-Three fixes first measured here now ship, so they are no longer variants: no NaN-filling of
-new tensors under deterministic algorithms (``training/trainer.py``), ``train_loss``
-summed in the module and logged once per epoch (``training/epoch_loss.py``), and the
-optimiser step taken by hand (``training/manual_step.py``).
+Fixes first measured here ship, so they are no longer variants: no NaN-filling of new
+tensors under deterministic algorithms (``training/trainer.py``), ``train_loss`` summed in
+the module and logged once per epoch (``training/epoch_loss.py``); the variants below
+measure the two that remain switchable.
 
 - ``nondeterministic``: ``torch.use_deterministic_algorithms(False)`` after the trainer is
   built, as the bare loop runs (``cudnn.benchmark`` stays off, as Lightning left it for
   both, so this is not the whole price of ``deterministic=True`` on a GPU).
-- ``automatic``: Lightning's automatic optimisation with the trainer clipping gradients, as
-  the harness stepped before: what taking the step by hand saves.
+- ``one_step_per_loop``: ``trainer.steps_per_execution=1``, one optimiser step per pass of
+  Lightning's loop: what grouping batches saves (``data/step_groups.py``).
+- ``automatic``: Lightning's automatic optimisation with the trainer clipping gradients, one
+  step per pass of the loop, as the harness stepped before: what taking the step by hand
+  and grouping save together (``training/manual_step.py``).
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
     python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
@@ -31,14 +34,15 @@ import pytorch_lightning as pl
 import torch
 from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
 
+from rnnaudio.config import Config
 from rnnaudio.data.datamodule import Batch
 from rnnaudio.training import crossval
 from rnnaudio.training.module import ClassificationModule
 
 
 class AutomaticStepModule(ClassificationModule):
-    """Lightning's automatic optimisation, the trainer clipping: how the harness stepped
-    before it took the step by hand (``training/manual_step.py``)."""
+    """Lightning's automatic optimisation, the trainer clipping, one batch per loop pass:
+    how the harness stepped before it took the step by hand (``training/manual_step.py``)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -47,7 +51,8 @@ class AutomaticStepModule(ClassificationModule):
 
     def training_step(self, batch: Batch, _: int) -> torch.Tensor:
         loss, clips = self.batch_loss(batch)
-        self.log_train_loss(loss, clips)
+        self.add_train_loss(loss, clips)
+        self.log_train_loss()
         return loss
 
 
@@ -69,47 +74,62 @@ def adjusted_trainers(adjust: Callable[[pl.Trainer], None]) -> Iterator[None]:
 
 
 @contextmanager
-def automatic_optimisation(clip: float) -> Iterator[None]:
-    """``fit_fold`` builds :class:`AutomaticStepModule` and the trainer clips; undone on exit."""
+def one_step_per_loop(cfg: Config) -> Iterator[None]:
+    """``cfg.trainer.steps_per_execution`` is 1 while inside; restored on exit."""
+    steps = cfg.trainer.steps_per_execution
+    cfg.trainer.steps_per_execution = 1
+    try:
+        yield
+    finally:
+        cfg.trainer.steps_per_execution = steps
+
+
+@contextmanager
+def automatic_optimisation(cfg: Config) -> Iterator[None]:
+    """``fit_fold`` builds :class:`AutomaticStepModule`, the trainer clips and each pass of
+    the loop takes one batch; undone on exit."""
     original_cls = crossval.ClassificationModule
     crossval.ClassificationModule = AutomaticStepModule
+    clip = cfg.trainer.gradient_clip_val
     try:
-        with adjusted_trainers(lambda trainer: setattr(trainer, "gradient_clip_val", clip)):
+        with one_step_per_loop(cfg), adjusted_trainers(
+            lambda trainer: setattr(trainer, "gradient_clip_val", clip)
+        ):
             yield
     finally:
         crossval.ClassificationModule = original_cls
 
 
-def nondeterministic(_: float) -> AbstractContextManager[None]:
+def nondeterministic(_: Config) -> AbstractContextManager[None]:
     """The trainers ``fit_fold`` builds run without deterministic algorithms (the Trainer
     turned them on when built)."""
     return adjusted_trainers(lambda _: torch.use_deterministic_algorithms(False))
 
 
-# Each variant: the config's gradient clip value -> a context that patches the fit.
-VARIANTS: dict[str, Callable[[float], AbstractContextManager[None]]] = {
+# Each variant: the fit's config -> a context that patches the fit.
+VARIANTS: dict[str, Callable[[Config], AbstractContextManager[None]]] = {
     "shipped": lambda _: nullcontext(),
+    "one_step_per_loop": one_step_per_loop,
     "automatic": automatic_optimisation,
     "nondeterministic": nondeterministic,
 }
 
 
-def variant(harness: Harness, patch: Callable[[float], AbstractContextManager[None]],
-            clip: float) -> Callable[[], tuple[float, float]]:
+def variant(harness: Harness, patch: Callable[[Config], AbstractContextManager[None]]
+            ) -> Callable[[], tuple[float, float]]:
     def run() -> tuple[float, float]:
-        with patch(clip):  # a fresh context each run: generator contexts are single-use
+        with patch(harness.cfg):  # a fresh context each run: generator contexts are single-use
             return harness()
     return run
 
 
 def measure(cell: str, hidden: int, args, data, scratch: Path) -> list[dict]:
-    cfg = config(cell, hidden, args, scratch)
-    clip = cfg.trainer.gradient_clip_val
     contenders: dict[str, Callable[[], tuple[float, float]]] = {
-        name: variant(Harness(cfg, data, scratch), VARIANTS[name], clip)
+        name: variant(Harness(config(cell, hidden, args, scratch), data, scratch),
+                      VARIANTS[name])
         for name in args.variants
     }
-    contenders["bare"] = BareLoop(cfg, data)
+    contenders["bare"] = BareLoop(config(cell, hidden, args, scratch), data)
     times = common.alternate(contenders, args.repeats)
     bare = common.median([v[0] for v in times["bare"]])
     bare_cpu = common.median([v[1] for v in times["bare"]])

@@ -27,6 +27,8 @@ def test_each_cell_is_a_config_group_choice(cell):
         (["model.hidden_size=-5"], "model.hidden_size=-5 is out of range"),
         (["model.hidden_size=abc"], "model.hidden_size='abc' is not a positive integer or 'auto'"),
         (["cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
+        (["trainer.steps_per_execution=0"],
+         "trainer.steps_per_execution=0 is out of range; valid values are >= 1"),
         (["trainer=tpu"], "trainer='tpu' is not one of: auto, cpu, gpu"),
         (["features.kind=wavelet"], "features.kind='wavelet' is not one of: mfcc, logmel"),
         (["dataset=speech_commands"], "dataset.root is required"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
-from rnnaudio.data.datamodule import FoldDataModule, batch_loader, unpack_batch
+from rnnaudio.data.datamodule import FoldDataModule, PositionBatches, batch_loader, unpack_batch
 
 
 def cached(n: int = 10, time: int = 12, features: int = 3) -> torch.Tensor:
@@ -48,3 +49,21 @@ def test_augmentation_is_for_shuffled_training_loaders_only():
     with pytest.raises(ValueError, match="augment needs shuffle_seed"):
         batch_loader(cached(), torch.arange(10), np.arange(10), 4,
                      augment=lambda x, lengths, generator: x)
+
+
+@pytest.mark.parametrize("n", [5, 24, 23])
+def test_position_batches_permute_afresh_each_pass(n):
+    """The first pass is torch's BatchSampler(RandomSampler) with the same seed; each pass
+    after it is the generator's next permutation."""
+    ours = PositionBatches(n, 8, torch.Generator().manual_seed(4))
+    torchs = BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(4)),
+                          batch_size=8, drop_last=False)
+    assert len(ours) == len(torchs) and [b.tolist() for b in ours] == list(torchs)
+    passes = PositionBatches(n, 8, torch.Generator().manual_seed(4))
+    draws = torch.Generator().manual_seed(4)
+    for _ in range(3):
+        expected = [b.tolist() for b in torch.randperm(n, generator=draws).split(8)]
+        assert [b.tolist() for b in passes] == expected
+    in_order = BatchSampler(SequentialSampler(range(n)), batch_size=8, drop_last=False)
+    assert [b.tolist() for b in PositionBatches(n, 8, None)] == list(in_order)
+    assert list(PositionBatches(0, 8, None)) == [] and len(PositionBatches(0, 8, None)) == 0

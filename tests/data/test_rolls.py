@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,16 @@ def test_batches_pad_each_roll_and_carry_its_length(rolls) -> None:
     again = RollDataModule(rolls, rows, rows[:0], batch_size=5, seed=0)
     order = [lengths.tolist() for _, lengths in module.train_dataloader()]
     assert order == [lengths.tolist() for _, lengths in again.train_dataloader()]
+
+
+def test_grouped_training_batches_are_the_plain_ones(rolls) -> None:
+    rows = rolls.rows("train")
+    plain = RollDataModule(rolls, rows, rows[:0], batch_size=5, seed=0).train_dataloader()
+    grouped = RollDataModule(rolls, rows, rows[:0], batch_size=5, seed=0,
+                             steps_per_execution=3).train_dataloader()
+    assert len(grouped) == -(-len(plain) // 3)
+    for _ in range(2):
+        # as Lightning reads a loader with a length: len(plain) batches, not one more
+        expected = [lengths.tolist() for _, lengths in islice(plain, len(plain))]
+        assert [lengths.tolist() for group in grouped
+                for _, lengths in group.batches] == expected

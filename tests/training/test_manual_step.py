@@ -43,15 +43,17 @@ class GradNorms(pl.Callback):
             [torch.linalg.vector_norm(g) for g in grads]))))
 
 
-def _data() -> FoldDataModule:
+def _data(steps_per_execution: int = 1) -> FoldDataModule:
     generator = torch.Generator().manual_seed(0)
     features = (3 * torch.randn(48, 9, 4, generator=generator)).half()
     rows = np.arange(48)
-    return FoldDataModule(features, torch.arange(48) % 3, rows, rows[:8], batch_size=8, seed=0)
+    return FoldDataModule(features, torch.arange(48) % 3, rows, rows[:8], batch_size=8, seed=0,
+                          steps_per_execution=steps_per_execution)
 
 
 def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
-         callbacks: list[pl.Callback] = (), plugins: list | None = None) -> ClassificationModule:
+         callbacks: list[pl.Callback] = (), plugins: list | None = None,
+         steps_per_execution: int = 1) -> ClassificationModule:
     torch.manual_seed(0)
     model = AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8))
     module = module_cls(model, 3, lr=5e-2, weight_decay=1e-2, gradient_clip_val=clip)
@@ -65,7 +67,7 @@ def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
                              deterministic=True, num_sanity_val_steps=0)
     if module.automatic_optimization:
         trainer.gradient_clip_val = clip
-    trainer.fit(module, datamodule=_data())
+    trainer.fit(module, datamodule=_data(steps_per_execution))
     assert trainer.global_step == 12  # 6 batches x 2 epochs, one optimiser step each
     return module
 
@@ -97,3 +99,36 @@ def test_a_16_bit_scaler_unscales_before_the_clip(tmp_path: Path) -> None:
     for (name, a), b in zip(manual.state_dict().items(), automatic.state_dict().values(),
                             strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+class BatchHooks(pl.Callback):
+    """How often the loop's batch hook and the optimiser-step hook ran; the epoch's loss."""
+
+    def __init__(self) -> None:
+        self.batch_ends = self.steps = 0
+        self.train_loss: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batch_ends += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.steps += 1
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.train_loss.append(float(trainer.callback_metrics["train_loss"]))
+
+
+@pytest.mark.parametrize("steps_per_execution", [4, 6, 20])
+def test_grouped_batches_train_exactly_as_one_batch_per_loop_pass(
+    tmp_path: Path, steps_per_execution: int
+) -> None:
+    """6 batches an epoch: groups of 4 and 2, one group of 6, one short group of 6."""
+    one, grouped = BatchHooks(), BatchHooks()
+    plain = _fit(ClassificationModule, 0.05, tmp_path / "one", [one])
+    fast = _fit(ClassificationModule, 0.05, tmp_path / "grouped", [grouped],
+                steps_per_execution=steps_per_execution)
+    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert grouped.steps == one.steps == 12 and grouped.train_loss == one.train_loss
+    assert (one.batch_ends, grouped.batch_ends) == (12, 2 * -(-6 // steps_per_execution))

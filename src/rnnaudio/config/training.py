@@ -20,6 +20,8 @@ class TrainerConfig:
     precision: str = "32-true"
     max_epochs: int = 20
     batch_size: int = 64
+    # Optimiser steps per pass of Lightning's training loop (rnnaudio.data.step_groups).
+    steps_per_execution: int = 8
     lr: float = 3e-3
     weight_decay: float = 1e-2
     gradient_clip_val: float = 1.0
@@ -32,6 +34,7 @@ class TrainerConfig:
         check_range("trainer", "devices", self.devices, 1)
         check_range("trainer", "max_epochs", self.max_epochs, 1)
         check_range("trainer", "batch_size", self.batch_size, 1)
+        check_range("trainer", "steps_per_execution", self.steps_per_execution, 1)
         check_range("trainer", "lr", self.lr, 0.0)
         check_range("trainer", "weight_decay", self.weight_decay, 0.0)
         check_range("trainer", "gradient_clip_val", self.gradient_clip_val, 0.0)

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from rnnaudio.config import DatasetConfig
 from rnnaudio.data.corpora.jsb import N_KEYS, load_jsb_rolls, split_rolls
+from rnnaudio.data.step_groups import StepGroups, step_groups
 
 RollBatch = tuple[torch.Tensor, torch.Tensor]
 SPLITS = ("train", "validation", "test")
@@ -90,19 +91,25 @@ def roll_loader(data: PianoRolls, rows: np.ndarray, batch_size: int,
 
 
 class RollDataModule(pl.LightningDataModule):
-    """The training and validation chorales of one fold (no validation rows: a refit)."""
+    """The training and validation chorales of one fold (no validation rows: a refit).
+
+    Training batches come in groups of ``steps_per_execution`` (:class:`StepGroups`) when
+    it is above 1.
+    """
 
     def __init__(self, data: PianoRolls, train_rows: np.ndarray, val_rows: np.ndarray,
-                 batch_size: int, seed: int) -> None:
+                 batch_size: int, seed: int, steps_per_execution: int = 1) -> None:
         super().__init__()
         self.data = data
         self.train_rows = train_rows
         self.val_rows = val_rows
         self.batch_size = batch_size
         self.seed = seed
+        self.steps_per_execution = steps_per_execution
 
-    def train_dataloader(self) -> DataLoader:
-        return roll_loader(self.data, self.train_rows, self.batch_size, self.seed)
+    def train_dataloader(self) -> DataLoader | StepGroups[RollBatch]:
+        loader = roll_loader(self.data, self.train_rows, self.batch_size, self.seed)
+        return step_groups(loader, self.steps_per_execution)
 
     def val_dataloader(self) -> DataLoader:
         return roll_loader(self.data, self.val_rows, self.batch_size)

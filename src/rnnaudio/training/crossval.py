@@ -103,6 +103,7 @@ def fit_fold(
     datamodule = FoldDataModule(
         data.features, data.labels, train_rows, val_rows, cfg.trainer.batch_size, cfg.seed,
         lengths=data.lengths, augment=data.augment,
+        steps_per_execution=cfg.trainer.steps_per_execution,
     )
     probe = _grad_flow_probe(cfg, data, val_rows)
     fit = fit_early_stopped(cfg, module, datamodule, tracker, run_id, fold_dir,

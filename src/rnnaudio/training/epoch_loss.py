@@ -18,10 +18,13 @@ class EpochTrainLoss(pl.LightningModule):
         self._loss_sum = torch.zeros((), device=self.device)
         self._weight = 0
 
-    def log_train_loss(self, loss: torch.Tensor, weight: int) -> None:
+    def add_train_loss(self, loss: torch.Tensor, weight: int) -> None:
         """Adds ``loss`` (a mean over ``weight`` clips or steps) to the epoch's mean."""
         self._loss_sum.add_(loss.detach(), alpha=weight)  # in place: no Module.__setattr__
         self._weight += weight
+
+    def log_train_loss(self) -> None:
+        """Logs the epoch's mean once its last batch is in; call it after every batch."""
         if self.trainer.is_last_batch:
             self.log("train_loss", self._loss_sum / max(self._weight, 1), on_step=False,
                      on_epoch=True, batch_size=1)

@@ -6,21 +6,24 @@ from typing import Any
 
 import torch
 
+from rnnaudio.data.step_groups import StepGroup
 from rnnaudio.training.epoch_loss import EpochTrainLoss
 
 
 class ManualStepModule(EpochTrainLoss):
     """Takes one optimiser step per training batch: zero the gradients, backward, step; the
     gradient norm is clipped to ``gradient_clip_val`` (0 or None: no clipping) just before
-    the step.
+    the step. A :class:`~rnnaudio.data.step_groups.StepGroup` from the training loader
+    takes one step for each of its batches, in order.
 
     It is the step of Lightning's automatic optimisation, taken with manual optimisation
     because the automatic loop wraps every step in a closure and a chain of hooks that cost
     up to 0.3 ms of CPU a step (``bench/overhead.py``). ``manual_backward`` and the wrapped
-    optimiser keep the precision plugin and every hook in the loop, and the clip happens
+    optimiser keep the precision plugin and every optimiser-step hook, and the clip happens
     where the automatic loop clips: in ``on_before_optimizer_step``, after a 16-bit scaler
-    has unscaled the gradients and after the callbacks' own hook has seen them.
-    Subclasses give the loss: :meth:`batch_loss`.
+    has unscaled the gradients and after the callbacks' own hook has seen them. Batch hooks
+    (``on_train_batch_start``/``end``) run once per group. ``trainer.global_step`` counts
+    optimiser steps, as ever. Subclasses give the loss: :meth:`batch_loss`.
     """
 
     def __init__(self, gradient_clip_val: float | None = None) -> None:
@@ -42,12 +45,15 @@ class ManualStepModule(EpochTrainLoss):
         raise NotImplementedError
 
     def training_step(self, batch: Any, _: int) -> torch.Tensor:
-        loss, weight = self.batch_loss(batch)
+        batches = batch.batches if isinstance(batch, StepGroup) else (batch,)
         optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
-        self.log_train_loss(loss, weight)
+        for one in batches:
+            loss, weight = self.batch_loss(one)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+            self.add_train_loss(loss, weight)
+        self.log_train_loss()
         return loss.detach()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

@@ -46,7 +46,8 @@ def refit_and_test(
                                   gradient_clip_val=cfg.trainer.gradient_clip_val)
     datamodule = FoldDataModule(data.features, data.labels, train_rows, train_rows[:0],
                                 cfg.trainer.batch_size, cfg.seed, lengths=data.lengths,
-                                augment=data.augment)
+                                augment=data.augment,
+                                steps_per_execution=cfg.trainer.steps_per_execution)
     fit_all(cfg, epochs, module, datamodule, tracker, run_id, work_dir)
     test_loader = batch_loader(data.features, data.labels, test_rows, cfg.trainer.batch_size,
                                lengths=data.lengths)

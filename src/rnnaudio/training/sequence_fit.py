@@ -54,7 +54,8 @@ def fit_sequence_fold(
     """Trains on the chorales ``rows[0]``, early-stops on ``rows[1]``, logs to ``run_id``."""
     model = build_sequence_model(cfg, data.n_keys)
     module = _module(cfg, model)
-    datamodule = RollDataModule(data, rows[0], rows[1], cfg.trainer.batch_size, cfg.seed)
+    datamodule = RollDataModule(data, rows[0], rows[1], cfg.trainer.batch_size, cfg.seed,
+                                cfg.trainer.steps_per_execution)
     fit = fit_early_stopped(cfg, module, datamodule, tracker, run_id, fold_dir)
     evaluation = evaluate_sequence(model, datamodule.val_dataloader())
     result = FoldResult(fold, run_id, evaluation, fit.best_epoch, len(fit.epochs),
@@ -73,7 +74,7 @@ def refit_sequence_and_test(
     model = build_sequence_model(cfg, data.n_keys)
     module = _module(cfg, model)
     datamodule = RollDataModule(data, train_rows, train_rows[:0], cfg.trainer.batch_size,
-                                cfg.seed)
+                                cfg.seed, cfg.trainer.steps_per_execution)
     fit_all(cfg, epochs, module, datamodule, tracker, run_id, work_dir)
     result = evaluate_sequence(model, roll_loader(data, test_rows, cfg.trainer.batch_size))
     tracker.log_metrics(run_id, {**result.metrics("test"), "test_nll": result.loss,

@@ -1,0 +1,46 @@
+"""Groups of consecutive batches: the plain loader's batches, in its order, pass after pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rnnaudio.data.datamodule import batch_loader
+from rnnaudio.data.step_groups import StepGroup, StepGroups, step_groups
+
+
+def _loader(clips: int = 22):
+    features = torch.randn(clips, 3, 2).half()
+    return batch_loader(features, torch.arange(clips), np.arange(clips), 4, shuffle_seed=3)
+
+
+def _labels(batches) -> list[list[int]]:
+    return [batch[1].tolist() for batch in batches]
+
+
+def test_groups_hold_the_loaders_batches_in_order_and_the_last_is_short() -> None:
+    plain, grouped = _loader(), StepGroups(_loader(), 4)
+    assert len(plain) == 6 and len(grouped) == 2
+    for _ in range(3):  # each pass reshuffles as the plain loader does
+        groups = list(grouped)
+        assert all(isinstance(group, StepGroup) for group in groups)
+        assert [len(group.batches) for group in groups] == [4, 2]
+        assert _labels(b for group in groups for b in group.batches) == _labels(plain)
+
+
+def test_a_pass_never_reads_past_the_loaders_length() -> None:
+    """A RandomSampler draws its next permutation when asked past its end: a pass that did
+    would shuffle the next epoch otherwise than Lightning's pass of the plain loader."""
+    plain, grouped = _loader(24), StepGroups(_loader(24), 6)
+    for _ in range(3):
+        lightning_pass = [next(batches) for batches in [iter(plain)] for _ in range(len(plain))]
+        assert _labels(b for group in grouped for b in group.batches) == _labels(lightning_pass)
+
+
+def test_one_step_per_group_is_the_plain_loader_and_none_is_an_error() -> None:
+    loader = _loader()
+    assert step_groups(loader, 1) is loader
+    assert isinstance(step_groups(loader, 2), StepGroups)
+    with pytest.raises(ValueError, match="at least one batch, not 0"):
+        StepGroups(loader, 0)
