@@ -29,6 +29,7 @@ def test_each_cell_is_a_config_group_choice(cell):
         (["cv.folds=1"], "cv.folds=1 is out of range; valid values are >= 2"),
         (["trainer.steps_per_execution=0"],
          "trainer.steps_per_execution=0 is out of range; valid values are >= 1"),
+        (["trainer.devices=2"], "trainer.steps_per_execution=8 needs trainer.devices=1"),
         (["trainer=tpu"], "trainer='tpu' is not one of: auto, cpu, gpu"),
         (["features.kind=wavelet"], "features.kind='wavelet' is not one of: mfcc, logmel"),
         (["dataset=speech_commands"], "dataset.root is required"),

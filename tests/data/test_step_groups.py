@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from rnnaudio.data.datamodule import batch_loader
 from rnnaudio.data.step_groups import StepGroup, StepGroups, step_groups
@@ -36,6 +37,18 @@ def test_a_pass_never_reads_past_the_loaders_length() -> None:
     for _ in range(3):
         lightning_pass = [next(batches) for batches in [iter(plain)] for _ in range(len(plain))]
         assert _labels(b for group in grouped for b in group.batches) == _labels(lightning_pass)
+
+
+def test_a_shuffled_torch_loader_is_not_read_past_its_end() -> None:
+    """Read past its end, a RandomSampler (10 items, batches of 5) draws the next epoch's
+    permutation once more."""
+    def loader() -> DataLoader:
+        return DataLoader(range(10), batch_size=5, shuffle=True,
+                          generator=torch.Generator().manual_seed(0))
+    plain, grouped = loader(), StepGroups(loader(), 2)
+    for _ in range(3):
+        lightning_pass = [next(batches).tolist() for batches in [iter(plain)] for _ in range(2)]
+        assert [b.tolist() for group in grouped for b in group.batches] == lightning_pass
 
 
 def test_one_step_per_group_is_the_plain_loader_and_none_is_an_error() -> None:

@@ -9,6 +9,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.loggers import Logger
 from pytorch_lightning.plugins.precision import MixedPrecision
 
 from rnnaudio.config import ModelConfig, TrainerConfig
@@ -132,3 +133,33 @@ def test_grouped_batches_train_exactly_as_one_batch_per_loop_pass(
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
     assert grouped.steps == one.steps == 12 and grouped.train_loss == one.train_loss
     assert (one.batch_ends, grouped.batch_ends) == (12, 2 * -(-6 // steps_per_execution))
+
+
+class Steps(Logger):
+    """The step each metric is logged at, as an MLflow logger would receive it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: dict[str, list[int]] = {}
+
+    name, version = "steps", 0
+
+    def log_metrics(self, metrics, step=None) -> None:
+        for key in metrics:
+            self.steps.setdefault(key, []).append(step)
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        pass
+
+
+def test_metrics_are_logged_at_the_same_steps_grouped_or_not(tmp_path: Path) -> None:
+    logged = []
+    for steps_per_execution in (1, 4):
+        logger = Steps()
+        trainer = build_trainer(TrainerConfig(accelerator="cpu", max_epochs=2, progress=False),
+                                logger, [], tmp_path / str(steps_per_execution))
+        model = AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8))
+        trainer.fit(ClassificationModule(model, 3, lr=5e-2, weight_decay=0.0),
+                    datamodule=_data(steps_per_execution))
+        logged.append(logger.steps)
+    assert logged[0] == logged[1] and logged[0]["train_loss"] == [5, 11]

@@ -35,6 +35,11 @@ class TrainerConfig:
         check_range("trainer", "max_epochs", self.max_epochs, 1)
         check_range("trainer", "batch_size", self.batch_size, 1)
         check_range("trainer", "steps_per_execution", self.steps_per_execution, 1)
+        if self.devices > 1 and self.steps_per_execution > 1:
+            raise ConfigError(
+                f"trainer.steps_per_execution={self.steps_per_execution} needs trainer.devices=1 "
+                "(Lightning shards plain loaders only); add trainer.steps_per_execution=1"
+            )
         check_range("trainer", "lr", self.lr, 0.0)
         check_range("trainer", "weight_decay", self.weight_decay, 0.0)
         check_range("trainer", "gradient_clip_val", self.gradient_clip_val, 0.0)

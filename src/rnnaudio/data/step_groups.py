@@ -1,14 +1,17 @@
 """Consecutive training batches handed to Lightning as one group: several optimiser steps
 per pass of its loop.
 
-Lightning's training loop costs about 0.4 ms of CPU per batch it fetches (its data fetcher,
+Lightning's training loop costs about 0.25 ms of CPU per batch it fetches (its data fetcher,
 progress counters, callback and logger hooks), whatever the model: 5-10 % of a small
 recurrent model's step on the CPU (``bench/overhead.py``). Keras amortises the same cost
 with ``steps_per_execution``; here the training loader yields a :class:`StepGroup` of up to
 ``steps_per_execution`` batches and the module takes one step per batch of the group
 (:class:`~rnnaudio.training.manual_step.ManualStepModule`). The batches, their order and
-every optimiser step are the ones the plain loader gives: only the loop's bookkeeping runs
-less often.
+every optimiser step are the ones the plain loader gives, and metrics are logged at the same
+steps; what counts passes of the loop counts groups (``on_train_batch_start``/``end``,
+the progress bar, ``limit_train_batches``, ``val_check_interval``), and on a GPU the
+prefetcher holds one group ahead instead of one batch. Lightning shards only a plain
+``DataLoader`` across devices, so the config allows groups with one device only.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ class EpochTrainLoss(pl.LightningModule):
         self._weight += weight
 
     def log_train_loss(self) -> None:
-        """Logs the epoch's mean once its last batch is in; call it after every batch."""
+        """Logs the epoch's mean once its last batch is in; call it after every training
+        step (a batch, or a group of them)."""
         if self.trainer.is_last_batch:
             self.log("train_loss", self._loss_sum / max(self._weight, 1), on_step=False,
                      on_epoch=True, batch_size=1)

@@ -22,7 +22,8 @@ class ManualStepModule(EpochTrainLoss):
     optimiser keep the precision plugin and every optimiser-step hook, and the clip happens
     where the automatic loop clips: in ``on_before_optimizer_step``, after a 16-bit scaler
     has unscaled the gradients and after the callbacks' own hook has seen them. Batch hooks
-    (``on_train_batch_start``/``end``) run once per group. ``trainer.global_step`` counts
+    (``on_train_batch_start``/``end``) run once per group, with the group as ``batch`` and
+    the last batch's loss as output. ``trainer.global_step`` counts
     optimiser steps, as ever. Subclasses give the loss: :meth:`batch_loss`.
     """
 
@@ -53,6 +54,9 @@ class ManualStepModule(EpochTrainLoss):
             self.manual_backward(loss)
             optimizer.step()
             self.add_train_loss(loss, weight)
+        # Lightning steps its loggers by passes of its loop; a group is len(batches) of them,
+        # so that metrics land at the same MLflow step whatever steps_per_execution is.
+        self.trainer.fit_loop.epoch_loop._batches_that_stepped += len(batches) - 1
         self.log_train_loss()
         return loss.detach()
 
