@@ -113,9 +113,9 @@ class PositionBatches(Sampler[torch.Tensor]):
     tensor slices: in order, or permuted afresh each pass by ``generator``.
 
     A pass draws one ``torch.randperm(n, generator=generator)``, as ``RandomSampler`` does
-    when a pass starts, so the batches are those of ``BatchSampler(RandomSampler(...))``
-    read as Lightning reads a loader with a length; without the list of Python ints per
-    batch that those build (about 25 us a batch).
+    when a pass starts, so the first pass equals ``BatchSampler(RandomSampler(...))``'s for
+    the same seed; later passes can differ, as ``RandomSampler`` draws once more at the end
+    of a pass whose last batch is short. No list of Python ints per batch (about 25 us).
     """
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator | None) -> None:

@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing import forkserver
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -57,8 +56,6 @@ def run_sweep(overrides: Sequence[str], output_dir: Path) -> SweepResult:
     cfg = compose_config(overrides)
     spec = cfg.sweep
     assert spec is not None
-    if spec.workers > 1:
-        _start_fork_server()  # its imports overlap the opening of the study and the stores
     study = open_study(spec, cfg.cv.folds)
     tracker = RunTracker(cfg.tracking)
     name = f"sweep-{spec.study_name}"
@@ -104,21 +101,14 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
         _spawn([*quiet, f"tracking.uri={uri}"], sweep_run_id, spec.workers, threads)
 
 
-def _start_fork_server() -> None:
-    """Starts the process the workers fork from, and returns while it imports.
-
-    It imports torch, Lightning and MLflow once (5-6 s of CPU; spawn paid it per worker, on
-    the cores the trials need), and only imports: no store opened, no torch op run. It
-    is started once per process, so its environment is the first sweep's; what differs
-    per sweep (tracking URI, threads) reaches the workers as arguments.
-    """
-    multiprocessing.set_forkserver_preload([worker_process.__module__])
-    forkserver.ensure_running()
-
-
 def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:
-    _start_fork_server()  # a no-op when run_sweep started it
+    # Workers fork from one server process that has imported torch, Lightning and MLflow
+    # once (5-6 s of CPU each time; spawn paid it per worker, on the cores the trials need).
+    # It has only imported: no store opened, no torch op run. It is started once per
+    # process, so its environment is the first sweep's; what differs per sweep (tracking
+    # URI, threads) reaches the workers as arguments.
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([worker_process.__module__])
     processes = [context.Process(target=worker_process, args=(overrides, sweep_run_id, threads))
                  for _ in range(workers)]
     for process in processes:
