@@ -156,7 +156,10 @@ class BareLoop:
         clock.start()
         for first in range(0, n, cfg.trainer.batch_size):
             rows = order[first:first + cfg.trainer.batch_size]
-            x, y = features[rows].float().to(self.device), labels[rows].to(self.device)
+            # non_blocking, as Lightning moves batches: a blocking copy would wait for the GPU
+            # to finish the previous step, and the loop would lose the host's lead over it.
+            x = features[rows].float().to(self.device, non_blocking=True)
+            y = labels[rows].to(self.device, non_blocking=True)
             with torch.autocast(self.device, dtype=torch.bfloat16, enabled=bf16):
                 loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)

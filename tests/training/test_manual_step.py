@@ -135,6 +135,27 @@ def test_grouped_batches_train_exactly_as_one_batch_per_loop_pass(
     assert (one.batch_ends, grouped.batch_ends) == (12, 2 * -(-6 // steps_per_execution))
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_grouped_batches_under_autocast_use_each_steps_weights(
+    tmp_path: Path, precision: str
+) -> None:
+    """Lightning opens one autocast context per pass of its loop, so a whole group runs in
+    one. Autocast's weight cache would keep each weight's low-precision copy for that long,
+    and every step of a group would run its forward with the weights the group started
+    from; Lightning's plugin opens the context without the cache (``cache_enabled=False``),
+    and this test fails if an upgrade turns it back on."""
+    def plugin() -> list[MixedPrecision]:
+        scaler = torch.amp.GradScaler("cpu") if precision == "16-mixed" else None
+        return [MixedPrecision(precision, "cpu", scaler=scaler)]
+
+    plain = _fit(ClassificationModule, 0.05, tmp_path / "one", plugins=plugin())
+    fast = _fit(ClassificationModule, 0.05, tmp_path / "grouped", plugins=plugin(),
+                steps_per_execution=6)
+    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
 class Steps(Logger):
     """The step each metric is logged at, as an MLflow logger would receive it."""
 
