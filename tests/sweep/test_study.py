@@ -1,6 +1,7 @@
 """The global trial budget, on a real SQLite-backed study."""
 
 import multiprocessing
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -11,7 +12,7 @@ from optuna.trial import TrialState
 from rnnaudio.config import SearchParam, SweepConfig
 from rnnaudio.sweep.budget import BudgetClaimed
 from rnnaudio.sweep.study import make_pruner, make_sampler, open_storage, open_study, trial_budget
-from rnnaudio.sweep.worker import budget_met
+from rnnaudio.sweep.worker import budget_met, wait_for_budget
 
 
 def spec(tmp_path, **kwargs) -> SweepConfig:
@@ -36,6 +37,22 @@ def test_budget_counts_finished_trials_across_processes(tmp_path):
         study.ask()  # one finished + one running elsewhere hold both slots
     study.tell(running, state=TrialState.PRUNED)
     assert budget_met(study, 2)
+
+
+def test_a_waiting_worker_returns_when_the_last_trial_elsewhere_ends(tmp_path):
+    s = spec(tmp_path, n_trials=2)
+    study = open_study(s, folds=3)
+    study.tell(study.ask(), 1.0)
+    running = study.ask()
+    wait_for_budget(study, 2, seconds=0.2)  # nothing ends: the wait runs out
+    assert not budget_met(study, 2)
+    elsewhere = open_study(s, folds=3)  # another worker's connection
+    finish = threading.Timer(0.5, lambda: elsewhere.tell(running.number, 2.0))
+    finish.start()
+    start = time.monotonic()
+    wait_for_budget(study, 2, seconds=120)
+    finish.join()
+    assert budget_met(study, 2) and time.monotonic() - start < 60
 
 
 def test_a_failed_trial_gives_its_slot_back(tmp_path):

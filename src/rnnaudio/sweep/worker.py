@@ -32,8 +32,22 @@ from rnnaudio.tracking.server import wait_healthy
 log = logging.getLogger(__name__)
 
 
+BUDGET_POLL_S = 0.5
+
+
 def budget_met(study: optuna.Study, budget: int | None) -> bool:
     return budget is not None and count(study, *FINISHED) >= budget
+
+
+def wait_for_budget(study: optuna.Study, budget: int | None, seconds: float) -> None:
+    """Returns once ``budget`` trials are finished, or after ``seconds``.
+
+    A worker whose last trial ends first would otherwise sleep out the whole wait after
+    the sweep's last trial, and the driver, which waits for every worker, with it.
+    """
+    deadline = time.monotonic() + seconds
+    while not budget_met(study, budget) and time.monotonic() < deadline:
+        time.sleep(min(BUDGET_POLL_S, max(0.0, deadline - time.monotonic())))
 
 
 def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None = None) -> None:
@@ -63,7 +77,7 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
             study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[failures])
         except BudgetClaimed:
             # Trials running elsewhere hold the last slots; wait in case one of them dies.
-            time.sleep(min(spec.heartbeat_interval, 5))
+            wait_for_budget(study, budget, min(spec.heartbeat_interval, 5))
         except BaseException as error:
             if interrupted(error) and objective.trial_number is not None:
                 requeue(study, objective.trial_number, spec.max_retry)
