@@ -7,8 +7,8 @@ or SIGTERM stops the spawned workers too, rather than leaving them to finish the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import multiprocessing
 import os
 import signal
 import time
@@ -25,13 +25,14 @@ from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, SweepConfig
 from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
+from rnnaudio.sweep.early_start import fork_context
 from rnnaudio.sweep.objective import CVObjective
 from rnnaudio.sweep.space import to_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.sweep.worker import SweepFailedError, run_worker, worker_process
 from rnnaudio.tracking.params import flatten
-from rnnaudio.tracking.runs import RunTracker, is_local_store
-from rnnaudio.tracking.server import local_server
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.tracking.server import is_local_store, local_server, wait_healthy
 from rnnaudio.training.evaluate import Evaluation
 from rnnaudio.training.refit import refit_and_test
 
@@ -51,11 +52,21 @@ class SweepResult:
     storage: str
 
 
-def run_sweep(overrides: Sequence[str], output_dir: Path) -> SweepResult:
-    """Runs (or resumes) the study composed from ``overrides`` to its budget."""
+def run_sweep(overrides: Sequence[str], output_dir: Path,
+              server_uri: str | None = None) -> SweepResult:
+    """Runs (or resumes) the study composed from ``overrides`` to its budget.
+
+    ``server_uri``: the loopback MLflow server over the local store that the workers log
+    through, when :func:`~rnnaudio.sweep.early_start.started_early` started it; without
+    one, several local workers get a server started here, once the sweep's run exists.
+    """
     cfg = compose_config(overrides)
     spec = cfg.sweep
     assert spec is not None
+    if server_uri is not None:
+        # The server creates a new store's tables before it answers; this process must
+        # not race it to the same file.
+        wait_healthy(server_uri)
     study = open_study(spec, cfg.cv.folds)
     tracker = RunTracker(cfg.tracking)
     name = f"sweep-{spec.study_name}"
@@ -64,7 +75,7 @@ def run_sweep(overrides: Sequence[str], output_dir: Path) -> SweepResult:
         study.set_user_attr(SWEEP_RUN_ATTR, run_id)
         if resume is None:
             tracker.log_params(run_id, flatten({"sweep": dataclasses.asdict(spec)}))
-        _run_workers(cfg, list(overrides), run_id)
+        _run_workers(cfg, list(overrides), run_id, server_uri)
         keys = list(spec.space)
         frame = trials_frame(study, keys)
         _log_results(tracker, run_id, study, frame)
@@ -85,7 +96,8 @@ def _existing_run(tracker: RunTracker, run_id: str | None) -> str | None:
     return run_id
 
 
-def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
+def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str,
+                 server_uri: str | None) -> None:
     spec = cfg.sweep
     assert spec is not None
     if spec.workers == 1:
@@ -96,19 +108,17 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str) -> None:
     if not is_local_store(cfg.tracking.uri):
         _spawn(quiet, sweep_run_id, spec.workers, threads)
         return
-    # The workers wait for the server themselves, so its start overlaps their imports.
-    with local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False) as uri:
+    # The workers wait for the server themselves, so its start overlaps theirs.
+    server = (contextlib.nullcontext(server_uri) if server_uri is not None else
+              local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False))
+    with server as uri:
         _spawn([*quiet, f"tracking.uri={uri}"], sweep_run_id, spec.workers, threads)
 
 
 def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:
-    # Workers fork from one server process that has imported torch, Lightning and MLflow
-    # once (5-6 s of CPU each time; spawn paid it per worker, on the cores the trials need).
-    # It has only imported: no store opened, no torch op run. It is started once per
-    # process, so its environment is the first sweep's; what differs per sweep (tracking
-    # URI, threads) reaches the workers as arguments.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([worker_process.__module__])
+    # Forks of one process that has imported torch, Lightning and MLflow once: spawned
+    # workers paid 5-6 s of CPU each for it, on the cores the trials need.
+    context = fork_context()
     processes = [context.Process(target=worker_process, args=(overrides, sweep_run_id, threads))
                  for _ in range(workers)]
     for process in processes:

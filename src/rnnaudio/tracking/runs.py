@@ -21,14 +21,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from rnnaudio.config import TrackingConfig
 from rnnaudio.interrupt import interrupted
+from rnnaudio.tracking.server import is_local_store
 
 # MLflow's batch endpoint takes at most this many params per call.
 PARAMS_PER_BATCH = 100
-
-
-def is_local_store(uri: str) -> bool:
-    """True for a database file this process writes itself (no server in between)."""
-    return uri.startswith("sqlite:")
 
 
 class RunTracker:

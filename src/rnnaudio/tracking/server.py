@@ -20,6 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def is_local_store(uri: str) -> bool:
+    """True for a database file this process writes itself (no server in between)."""
+    return uri.startswith("sqlite:")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
