@@ -65,7 +65,7 @@ def one_line_errors() -> Iterator[None]:
     """Bad input found only once the data is read (too many bad files, folds that do not
     match a corpus's predefined ones), or a sweep whose trials all fail, still ends in one
     line and exit code 2. Ctrl-C or SIGTERM ends in one line and exit code 130."""
-    from rnnaudio.sweep.worker import SweepFailedError
+    from rnnaudio.sweep.errors import SweepFailedError
 
     try:
         yield

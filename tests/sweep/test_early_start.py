@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from rnnaudio.config import Config, DatasetConfig, SearchParam, SweepConfig, TrackingConfig
@@ -24,12 +25,22 @@ def _config(tmp_path: Path, workers: int, uri: str | None = None) -> Config:
     )
 
 
+def _loaded_by(module: str) -> set[str]:
+    code = (f"import sys, {module}; print(' '.join(m for m in ('torch', 'pytorch_lightning', "
+            "'mlflow', 'optuna') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    return set(result.stdout.split())
+
+
 def test_it_imports_none_of_the_libraries_whose_import_it_overlaps() -> None:
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, rnnaudio.sweep.early_start; print(sorted("
-         "m for m in ('torch', 'mlflow', 'optuna', 'pytorch_lightning') if m in sys.modules))"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    assert loaded == "[]"
+    assert _loaded_by("rnnaudio.sweep.early_start") == set()
+
+
+@pytest.mark.parametrize("module", ["rnnaudio.sweep.driver", "rnnaudio.report.console"])
+def test_the_driver_of_several_workers_never_imports_torch(module: str) -> None:
+    """Only the workers train; 4 s of torch and Lightning imports would delay their start."""
+    assert not _loaded_by(module) & {"torch", "pytorch_lightning"}
 
 
 def test_the_fork_server_preloads_the_module_the_workers_run() -> None:

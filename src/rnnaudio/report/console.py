@@ -8,11 +8,11 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnaudio.report.sweep import sweep_table
-from rnnaudio.training.run import TrainResult
 
 if TYPE_CHECKING:
     from rnnaudio.report.build import Report
     from rnnaudio.sweep.driver import SweepResult
+    from rnnaudio.training.run import TrainResult
 
 
 def fold_table(result: TrainResult) -> Table:

@@ -31,6 +31,14 @@ def fork_context() -> BaseContext:
     return context
 
 
+def start_worker(overrides: list[str], sweep_run_id: str, threads: int) -> None:
+    """A local worker's entry point, named without importing the worker module (torch,
+    Lightning), which the fork server has imported already."""
+    from rnnaudio.sweep.worker import worker_process
+
+    worker_process(overrides, sweep_run_id, threads)
+
+
 @contextmanager
 def started_early(cfg: Config) -> Iterator[str | None]:
     """Starts the fork server, and the MLflow server when the workers need one, without

@@ -24,6 +24,7 @@ from rnnaudio.compose import compose_config
 from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE, interrupted, terminate_as_interrupt
 from rnnaudio.quiet import quiet_third_party
 from rnnaudio.sweep.budget import BudgetClaimed
+from rnnaudio.sweep.errors import SweepFailedError
 from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
@@ -102,10 +103,6 @@ def requeue(study: optuna.Study, number: int, max_retry: int) -> None:
     # A trial that failed on its own (a NaN loss) is not run again.
     if trial.state == TrialState.FAIL and trial.user_attrs.get(FAIL_REASON) == "interrupted":
         RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
-
-
-class SweepFailedError(RuntimeError):
-    """Trials keep failing: the setup, not the trial's point of the space, is broken."""
 
 
 class FailureStreak:
