@@ -109,13 +109,13 @@ def sweep_job(cfg: DictConfig) -> None:
 
     config = validated(cfg)
     overrides = list(HydraConfig.get().overrides.task)
-    # Before the imports below (5 s): the workers' fork server and MLflow server start
-    # beside them instead of after them.
-    with started_early(config) as server_uri, one_line_errors():
+    # Before the driver's imports: the workers' fork server and MLflow server (5 s of CPU
+    # each) start beside them instead of after them.
+    with one_line_errors(), started_early(config) as server:
         from rnnaudio.report.console import print_sweep_result
         from rnnaudio.sweep.driver import run_sweep
 
-        print_sweep_result(run_sweep(overrides, _output_dir(), server_uri))
+        print_sweep_result(run_sweep(overrides, _output_dir(), server))
 
 
 def run_job(cfg: DictConfig) -> None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from rnnaudio.config import Config, DatasetConfig, SearchParam, SweepConfig, TrackingConfig
+from rnnaudio.sweep import early_start
 from rnnaudio.sweep.early_start import WORKER_MODULE, started_early
 from rnnaudio.sweep.worker import worker_process
-from rnnaudio.tracking.server import wait_healthy
 
 
 def _config(tmp_path: Path, workers: int, uri: str | None = None) -> Config:
@@ -38,27 +40,63 @@ def test_it_imports_none_of_the_libraries_whose_import_it_overlaps() -> None:
 
 
 @pytest.mark.parametrize("module", ["rnnaudio.sweep.driver", "rnnaudio.report.console"])
-def test_the_driver_of_several_workers_never_imports_torch(module: str) -> None:
-    """Only the workers train; 4 s of torch and Lightning imports would delay their start."""
+def test_the_driver_imports_torch_only_to_train_itself(module: str) -> None:
+    """Only the workers train (and the refit, after them): 4 s of torch and Lightning
+    imports in the driver would delay their start."""
     assert not _loaded_by(module) & {"torch", "pytorch_lightning"}
 
 
-def test_the_fork_server_preloads_the_module_the_workers_run() -> None:
+def test_the_fork_server_preloads_what_the_workers_run() -> None:
     assert worker_process.__module__ == WORKER_MODULE
+    assert _loaded_by(WORKER_MODULE) >= {"torch", "pytorch_lightning", "mlflow"}
 
 
-def test_one_worker_or_a_remote_store_gets_no_server(tmp_path: Path) -> None:
-    with started_early(_config(tmp_path, workers=1)) as uri:
-        assert uri is None
-    with started_early(_config(tmp_path, 2, uri="http://127.0.0.1:9")) as uri:
-        assert uri is None
+@pytest.fixture
+def fork_server_starts(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Records each start of the fork server (with the SIGINT handling it got) instead of
+    starting one inside the test process."""
+    starts: list[object] = []
+    monkeypatch.setattr(early_start.forkserver, "ensure_running",
+                        lambda: starts.append(signal.getsignal(signal.SIGINT)))
+    return starts
 
 
-def test_several_workers_over_a_local_store_get_a_server_over_it(tmp_path: Path) -> None:
-    with started_early(_config(tmp_path, workers=2)) as uri:
-        assert uri is not None and uri.startswith("http://127.0.0.1:")
-        wait_healthy(uri)
-        experiment = MlflowClient(uri).create_experiment("through-the-server")
-    # The server wrote the local store, which outlives it.
+def test_one_worker_starts_nothing(tmp_path: Path, fork_server_starts: list[object]) -> None:
+    with started_early(_config(tmp_path, workers=1)) as server:
+        assert server is None
+    assert fork_server_starts == []
+
+
+def test_a_remote_store_gets_a_fork_server_and_no_mlflow_server(
+    tmp_path: Path, fork_server_starts: list[object]
+) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with started_early(_config(tmp_path, 2, uri="http://127.0.0.1:9")) as server:
+        assert server is None
+    # Started with Ctrl-C ignored (its imports print no traceback), then restored here.
+    assert fork_server_starts == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_local_store_gets_a_server_over_it_until_the_block_ends(
+    tmp_path: Path, fork_server_starts: list[object]
+) -> None:
+    with started_early(_config(tmp_path, workers=2)) as server:
+        assert server is not None and server.uri.startswith("http://127.0.0.1:")
+        server.wait_healthy()
+        experiment = MlflowClient(server.uri).create_experiment("through-the-server")
+    assert fork_server_starts == [signal.SIG_IGN]
+    with pytest.raises(OSError):  # stopped with the block
+        urllib.request.urlopen(f"{server.uri}/health", timeout=2)
+    # What the workers logged through it is in the local store, which outlives it.
     local = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert local.get_experiment(experiment).name == "through-the-server"
+
+
+def test_a_server_that_dies_at_its_start_fails_at_once_with_its_reason(
+    tmp_path: Path, fork_server_starts: list[object]
+) -> None:
+    (tmp_path / "mlflow.db").write_text("not a database")
+    config = _config(tmp_path, workers=2)
+    with started_early(config) as server, pytest.raises(RuntimeError, match="not a database"):
+        server.wait_healthy(timeout=60)

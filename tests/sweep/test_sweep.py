@@ -153,7 +153,7 @@ def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
             stdin=subprocess.DEVNULL, start_new_session=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
         try:
-            _wait_for(lambda: _a_fold_is_running(bench), timeout=300)
+            _wait_for(lambda: _a_fold_is_running(bench, name), timeout=300)
             children = _descendants(sweep.pid)  # the workers are the fork server's
             if to_group:
                 os.killpg(sweep.pid, signum)
@@ -178,11 +178,15 @@ def test_an_interrupt_stops_every_worker_and_the_next_run_retries_its_trial(
                   if t.state == TrialState.COMPLETE) == ["gru", "rnn"]
 
 
-def _a_fold_is_running(bench) -> bool:
+def _a_fold_is_running(bench, name) -> bool:
     try:
+        # A running trial first: the MLflow store is not opened here before the sweep's
+        # server has created its tables, which a client opening a new store would race.
+        if TrialState.RUNNING not in states(load(bench, name)):
+            return False
         return any(r.info.status == "RUNNING" and "cv.fold" in r.data.params
                    for r in all_runs(bench))
-    except Exception:  # the store does not exist yet
+    except Exception:  # the study does not exist yet
         return False
 
 

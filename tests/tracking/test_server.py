@@ -37,8 +37,8 @@ def test_server_logs_runs_and_starts_no_job_runner(tmp_path: Path, monkeypatch) 
 
     monkeypatch.setattr(server.subprocess, "Popen", recording_popen)
     with server.local_server(f"sqlite:///{tmp_path / 'mlflow.db'}",
-                             str(tmp_path / "artifacts")) as uri:
-        client = MlflowClient(uri)
+                             str(tmp_path / "artifacts")) as served:
+        client = MlflowClient(served.uri)
         run = client.create_run(client.create_experiment("served"))
         client.log_metric(run.info.run_id, "loss", 0.5)
         client.log_text(run.info.run_id, "hello", "note.txt")

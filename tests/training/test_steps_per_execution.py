@@ -66,7 +66,6 @@ def test_audio_folds_and_refit_group_their_batches(synth_corpus: Path, tmp_path:
 def test_piano_roll_folds_and_refit_group_their_batches(
     tmp_path: Path, group_sizes: dict[str, list[int]]
 ) -> None:
-    pytest.importorskip("music21")
     cfg = compose_config([
         "dataset=jsb", "dataset.jsb.chorales=20", f"dataset.root={tmp_path / 'rolls'}",
         f"tracking.uri=sqlite:///{tmp_path / 'm.db'}", f"tracking.artifact_root={tmp_path / 'a'}",

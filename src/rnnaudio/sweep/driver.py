@@ -2,7 +2,7 @@
 
 MLflow nests sweep -> trial -> fold. The sweep run's id is kept on the study, so running
 the same command again (after a crash, or on another machine) continues both. Ctrl-C
-or SIGTERM stops the spawned workers too, rather than leaving them to finish their trials.
+or SIGTERM stops the workers too, rather than leaving them to finish their trials.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from rnnaudio.sweep.space import to_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
-from rnnaudio.tracking.server import is_local_store, local_server, wait_healthy
+from rnnaudio.tracking.server import LocalServer, is_local_store, local_server
 
 if TYPE_CHECKING:
     from rnnaudio.training.evaluate import Evaluation
@@ -54,21 +54,21 @@ class SweepResult:
 
 
 def run_sweep(overrides: Sequence[str], output_dir: Path,
-              server_uri: str | None = None) -> SweepResult:
+              server: LocalServer | None = None) -> SweepResult:
     """Runs (or resumes) the study composed from ``overrides`` to its budget.
 
-    ``server_uri``: the loopback MLflow server over the local store that the workers log
+    ``server``: the loopback MLflow server over the local store that the workers log
     through, when :func:`~rnnaudio.sweep.early_start.started_early` started it; without
     one, several local workers get a server started here, once the sweep's run exists.
     """
     cfg = compose_config(overrides)
     spec = cfg.sweep
     assert spec is not None
-    if server_uri is not None:
+    study = open_study(spec, cfg.cv.folds)
+    if server is not None:
         # The server creates a new store's tables before it answers; this process must
         # not race it to the same file.
-        wait_healthy(server_uri)
-    study = open_study(spec, cfg.cv.folds)
+        server.wait_healthy()
     tracker = RunTracker(cfg.tracking)
     name = f"sweep-{spec.study_name}"
     resume = _existing_run(tracker, study.user_attrs.get(SWEEP_RUN_ATTR))
@@ -76,7 +76,7 @@ def run_sweep(overrides: Sequence[str], output_dir: Path,
         study.set_user_attr(SWEEP_RUN_ATTR, run_id)
         if resume is None:
             tracker.log_params(run_id, flatten({"sweep": dataclasses.asdict(spec)}))
-        _run_workers(cfg, list(overrides), run_id, server_uri)
+        _run_workers(cfg, list(overrides), run_id, server)
         keys = list(spec.space)
         frame = trials_frame(study, keys)
         _log_results(tracker, run_id, study, frame)
@@ -98,12 +98,12 @@ def _existing_run(tracker: RunTracker, run_id: str | None) -> str | None:
 
 
 def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str,
-                 server_uri: str | None) -> None:
+                 server: LocalServer | None) -> None:
     spec = cfg.sweep
     assert spec is not None
     if spec.workers == 1:
-        # torch and Lightning load only where this process trains (one worker, the
-        # refit): the driver of several workers starts in 2 s instead of 6.
+        # torch and Lightning load only where this process trains (one worker; the refit,
+        # after the workers): a driver of several workers imports in 2 s instead of 6.5.
         from rnnaudio.sweep.worker import run_worker
 
         run_worker(overrides, sweep_run_id)
@@ -114,10 +114,10 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str,
         _spawn(quiet, sweep_run_id, spec.workers, threads)
         return
     # The workers wait for the server themselves, so its start overlaps theirs.
-    server = (contextlib.nullcontext(server_uri) if server_uri is not None else
-              local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False))
-    with server as uri:
-        _spawn([*quiet, f"tracking.uri={uri}"], sweep_run_id, spec.workers, threads)
+    serving = (contextlib.nullcontext(server) if server is not None else
+               local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False))
+    with serving as started:
+        _spawn([*quiet, f"tracking.uri={started.uri}"], sweep_run_id, spec.workers, threads)
 
 
 def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -31,15 +32,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class LocalServer:
+    """A started loopback server: its http ``uri``, its process and the file it logs to."""
+
+    uri: str
+    process: subprocess.Popen
+    log: Path
+
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        """Returns once it answers; raises at once, quoting its log, if it has exited."""
+        wait_healthy(self.uri, timeout, self.process, self.log)
+
+
 @contextmanager
 def local_server(
     backend_uri: str, artifact_root: str, timeout: float = 120.0, wait: bool = True
-) -> Iterator[str]:
-    """Serves ``backend_uri`` on 127.0.0.1 until the block ends; yields its http URI.
+) -> Iterator[LocalServer]:
+    """Serves ``backend_uri`` on 127.0.0.1 until the block ends.
 
     ``wait=False`` yields as soon as the server process starts, so that work which needs
-    the server only later (spawned workers importing torch) overlaps its 6-7 s start; such
-    work calls :func:`wait_healthy` first. The block's end stops the server either way.
+    the server only later (workers, the driver's imports) overlaps its 5 s start; such
+    work waits for it first (:meth:`LocalServer.wait_healthy`, or :func:`wait_healthy`
+    from another process). The block's end stops the server either way.
     """
     port = free_port()
     command = [
@@ -57,9 +72,10 @@ def local_server(
                                   stdin=subprocess.DEVNULL, start_new_session=True,
                                   env={**os.environ, **SERVER_ENV})
         try:
+            started = LocalServer(uri, server, Path(log.name))
             if wait:
-                wait_healthy(uri, timeout, server, Path(log.name))
-            yield uri
+                started.wait_healthy(timeout)
+            yield started
         finally:
             # Every client has finished when the block ends and SQLite commits are atomic,
             # so the server is killed outright: its graceful stop takes 4-5 s that would
