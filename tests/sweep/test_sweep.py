@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,6 +131,24 @@ def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(b
     assert "RUNNING" not in {r.info.status for r in runs}
     killed = [r for r in runs if r.info.status == "KILLED"]
     assert killed and {r.data.tags["optuna.state"] for r in killed} == {"FAIL"}
+
+
+def test_run_sweep_called_from_python_starts_the_server_its_workers_log_through(bench):
+    """Without the CLI's early start (an experiment's sweep row calls run_sweep itself):
+    two workers over the local SQLite store, through a server run_sweep starts."""
+    name = tiny(bench, "library")
+    overrides = [f"+sweep={name}", *bench.base, "sweep.workers=2"]
+    code = ("import sys; from pathlib import Path; from rnnaudio.compose import register_all; "
+            "from rnnaudio.sweep.driver import run_sweep; register_all(); "
+            "run_sweep(sys.argv[1:], Path('out'))")
+    done = subprocess.run([sys.executable, "-c", code, *overrides], cwd=bench.work,
+                          env=bench.env, capture_output=True, text=True, timeout=600,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert states(load(bench, name)).count(TrialState.COMPLETE) == 2
+    runs = all_runs(bench)
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert sum("cv.fold" in r.data.params for r in runs) == 4  # 2 trials x 2 folds
 
 
 @pytest.mark.parametrize(("workers", "signum", "to_group", "sigint"), [

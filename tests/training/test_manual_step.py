@@ -52,6 +52,17 @@ def _data(steps_per_execution: int = 1) -> FoldDataModule:
                           steps_per_execution=steps_per_execution)
 
 
+def _assert_same_weights(a: pl.LightningModule, b: pl.LightningModule) -> None:
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
+
+
+def _mixed(precision: str) -> list[MixedPrecision]:
+    """Lightning's autocast plugin on the CPU; 16-bit with a real gradient scaler."""
+    scaler = torch.amp.GradScaler("cpu") if precision == "16-mixed" else None
+    return [MixedPrecision(precision, "cpu", scaler=scaler)]
+
+
 def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
          callbacks: list[pl.Callback] = (), plugins: list | None = None,
          steps_per_execution: int = 1) -> ClassificationModule:
@@ -77,9 +88,7 @@ def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
 def test_manual_step_equals_automatic_optimisation(tmp_path: Path, clip: float) -> None:
     manual = _fit(ClassificationModule, clip, tmp_path / "manual")
     automatic = _fit(AutomaticModule, clip, tmp_path / "automatic")
-    for (name, a), b in zip(manual.state_dict().items(), automatic.state_dict().values(),
-                            strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    _assert_same_weights(manual, automatic)
 
 
 def test_callbacks_see_the_gradients_the_automatic_loop_showed_them(tmp_path: Path) -> None:
@@ -92,14 +101,9 @@ def test_callbacks_see_the_gradients_the_automatic_loop_showed_them(tmp_path: Pa
 
 def test_a_16_bit_scaler_unscales_before_the_clip(tmp_path: Path) -> None:
     """With a loss scale of 2^16, a clip of the scaled gradients would clip nothing."""
-    def plugin() -> list[MixedPrecision]:
-        return [MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))]
-
-    manual = _fit(ClassificationModule, 0.05, tmp_path / "manual", plugins=plugin())
-    automatic = _fit(AutomaticModule, 0.05, tmp_path / "automatic", plugins=plugin())
-    for (name, a), b in zip(manual.state_dict().items(), automatic.state_dict().values(),
-                            strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    manual = _fit(ClassificationModule, 0.05, tmp_path / "manual", plugins=_mixed("16-mixed"))
+    automatic = _fit(AutomaticModule, 0.05, tmp_path / "automatic", plugins=_mixed("16-mixed"))
+    _assert_same_weights(manual, automatic)
 
 
 class BatchHooks(pl.Callback):
@@ -128,9 +132,7 @@ def test_grouped_batches_train_exactly_as_one_batch_per_loop_pass(
     plain = _fit(ClassificationModule, 0.05, tmp_path / "one", [one])
     fast = _fit(ClassificationModule, 0.05, tmp_path / "grouped", [grouped],
                 steps_per_execution=steps_per_execution)
-    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(),
-                            strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    _assert_same_weights(fast, plain)
     assert grouped.steps == one.steps == 12 and grouped.train_loss == one.train_loss
     assert (one.batch_ends, grouped.batch_ends) == (12, 2 * -(-6 // steps_per_execution))
 
@@ -144,16 +146,10 @@ def test_grouped_batches_under_autocast_use_each_steps_weights(
     and every step of a group would run its forward with the weights the group started
     from; Lightning's plugin opens the context without the cache (``cache_enabled=False``),
     and this test fails if an upgrade turns it back on."""
-    def plugin() -> list[MixedPrecision]:
-        scaler = torch.amp.GradScaler("cpu") if precision == "16-mixed" else None
-        return [MixedPrecision(precision, "cpu", scaler=scaler)]
-
-    plain = _fit(ClassificationModule, 0.05, tmp_path / "one", plugins=plugin())
-    fast = _fit(ClassificationModule, 0.05, tmp_path / "grouped", plugins=plugin(),
+    plain = _fit(ClassificationModule, 0.05, tmp_path / "one", plugins=_mixed(precision))
+    fast = _fit(ClassificationModule, 0.05, tmp_path / "grouped", plugins=_mixed(precision),
                 steps_per_execution=6)
-    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values(),
-                            strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    _assert_same_weights(fast, plain)
 
 
 class Steps(Logger):

@@ -7,7 +7,6 @@ or SIGTERM stops the workers too, rather than leaving them to finish their trial
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
@@ -26,13 +25,13 @@ from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, SweepConfig
 from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
-from rnnaudio.sweep.early_start import fork_context, start_worker
+from rnnaudio.sweep.early_start import fork_context, start_worker, started_early
 from rnnaudio.sweep.errors import SweepFailedError
 from rnnaudio.sweep.space import to_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
-from rnnaudio.tracking.server import LocalServer, is_local_store, local_server
+from rnnaudio.tracking.server import LocalServer
 
 if TYPE_CHECKING:
     from rnnaudio.training.evaluate import Evaluation
@@ -57,11 +56,19 @@ def run_sweep(overrides: Sequence[str], output_dir: Path,
               server: LocalServer | None = None) -> SweepResult:
     """Runs (or resumes) the study composed from ``overrides`` to its budget.
 
-    ``server``: the loopback MLflow server over the local store that the workers log
-    through, when :func:`~rnnaudio.sweep.early_start.started_early` started it; without
-    one, several local workers get a server started here, once the sweep's run exists.
+    ``server``: what :func:`~rnnaudio.sweep.early_start.started_early` yielded, when the
+    caller started the sweep's processes before its own imports; without it, they are
+    started here.
     """
     cfg = compose_config(overrides)
+    if server is None:
+        with started_early(cfg) as started:  # idempotent: the CLI may have found none needed
+            return _sweep(cfg, overrides, output_dir, started)
+    return _sweep(cfg, overrides, output_dir, server)
+
+
+def _sweep(cfg: Config, overrides: Sequence[str], output_dir: Path,
+           server: LocalServer | None) -> SweepResult:
     spec = cfg.sweep
     assert spec is not None
     study = open_study(spec, cfg.cv.folds)
@@ -110,14 +117,9 @@ def _run_workers(cfg: Config, overrides: list[str], sweep_run_id: str,
         return
     threads = max(1, (os.cpu_count() or 1) // spec.workers)
     quiet = [*overrides, "trainer.progress=false"]  # N progress bars on one terminal: noise
-    if not is_local_store(cfg.tracking.uri):
-        _spawn(quiet, sweep_run_id, spec.workers, threads)
-        return
-    # The workers wait for the server themselves, so its start overlaps theirs.
-    serving = (contextlib.nullcontext(server) if server is not None else
-               local_server(cfg.tracking.uri, cfg.tracking.artifact_root, wait=False))
-    with serving as started:
-        _spawn([*quiet, f"tracking.uri={started.uri}"], sweep_run_id, spec.workers, threads)
+    if server is not None:  # several workers over a local store log through it
+        quiet.append(f"tracking.uri={server.uri}")
+    _spawn(quiet, sweep_run_id, spec.workers, threads)
 
 
 def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) -> None:

@@ -31,17 +31,24 @@ def fork_context() -> BaseContext:
     arguments."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([WORKER_MODULE])
+    with _sigint_ignored():
+        forkserver.ensure_running()  # returns at once; the fork server imports on its own
+    return context
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """For a child started inside: the fork server ignores Ctrl-C once it has imported,
+    and ignoring it from the start keeps a Ctrl-C during those 5 s from printing a
+    traceback. Workers set their own handlers. Only the main thread may set handlers."""
     if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()
-        return context
-    # The fork server ignores Ctrl-C once it has imported; ignored from its start, a Ctrl-C
-    # during its 5 s of imports prints no traceback either. Workers set their own handlers.
+        yield
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        forkserver.ensure_running()  # returns at once; the fork server imports on its own
+        yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    return context
 
 
 def start_worker(overrides: list[str], sweep_run_id: str, threads: int) -> None:
