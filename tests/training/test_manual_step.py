@@ -15,6 +15,7 @@ from pytorch_lightning.plugins.precision import MixedPrecision
 from rnnaudio.config import ModelConfig, TrainerConfig
 from rnnaudio.data.datamodule import Batch, FoldDataModule, unpack_batch
 from rnnaudio.models.classifier import AudioClassifier
+from rnnaudio.training.manual_step import step_dispatch_is_silent
 from rnnaudio.training.module import ClassificationModule
 from rnnaudio.training.trainer import build_trainer
 
@@ -104,6 +105,41 @@ def test_a_16_bit_scaler_unscales_before_the_clip(tmp_path: Path) -> None:
     manual = _fit(ClassificationModule, 0.05, tmp_path / "manual", plugins=_mixed("16-mixed"))
     automatic = _fit(AutomaticModule, 0.05, tmp_path / "automatic", plugins=_mixed("16-mixed"))
     _assert_same_weights(manual, automatic)
+
+
+class Listener(pl.Callback):
+    """Hears every backward, and changes nothing."""
+
+    def __init__(self) -> None:
+        self.backwards = 0
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.backwards += 1
+
+
+def test_the_step_skips_lightnings_dispatch_only_when_nothing_listens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatched = []
+    pre_backward = pl.plugins.precision.Precision.pre_backward
+    monkeypatch.setattr(pl.plugins.precision.Precision, "pre_backward",
+                        lambda *args: dispatched.append(1) or pre_backward(*args))
+    quiet = _fit(ClassificationModule, 0.05, tmp_path / "quiet")
+    assert quiet.silent_dispatch and not dispatched
+    listener = Listener()
+    heard = _fit(ClassificationModule, 0.05, tmp_path / "heard", [listener])
+    assert not heard.silent_dispatch and len(dispatched) == listener.backwards == 12
+    _assert_same_weights(quiet, heard)
+    # The loops' progress (what a checkpoint resumes from) counts the same steps.
+    assert quiet.trainer.fit_loop.state_dict() == heard.trainer.fit_loop.state_dict()
+
+
+def test_a_gradient_scaler_keeps_lightnings_dispatch(tmp_path: Path) -> None:
+    module = _fit(ClassificationModule, 0.05, tmp_path / "scaled", plugins=_mixed("16-mixed"))
+    assert not module.silent_dispatch
+    assert step_dispatch_is_silent(
+        pl.Trainer(plugins=_mixed("bf16-mixed"), logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False), module)
 
 
 class BatchHooks(pl.Callback):
