@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from rnnaudio.data.datamodule import batch_loader
-from rnnaudio.data.step_groups import StepGroup, StepGroups, step_groups
+from rnnaudio.config import AugmentConfig, FeatureConfig
+from rnnaudio.data.augment import FeatureAugment
+from rnnaudio.data.datamodule import FoldDataModule, batch_loader
+from rnnaudio.data.step_groups import DeferredBatch, StepGroup, StepGroups, gathered, step_groups
 
 
 def _loader(clips: int = 22):
@@ -57,3 +60,41 @@ def test_one_step_per_group_is_the_plain_loader_and_none_is_an_error() -> None:
     assert isinstance(step_groups(loader, 2), StepGroups)
     with pytest.raises(ValueError, match="at least one batch, not 0"):
         StepGroups(loader, 0)
+
+
+def _augmented_loader(deferred: bool) -> DataLoader:
+    features = torch.randn(22, 30, 8, generator=torch.Generator().manual_seed(9)).half()
+    augment = FeatureAugment(AugmentConfig(spec_time_mask=5, spec_freq_mask=2),
+                             FeatureConfig(n_mfcc=8, n_mels=8), 16000)
+    return batch_loader(features, torch.arange(22), np.arange(22), 4, shuffle_seed=3,
+                        augment=augment, deferred=deferred)
+
+
+def test_deferred_batches_gather_the_plain_loaders_batches_and_draws() -> None:
+    """Same positions, same augmentation draws, same global random state, pass after pass,
+    when each batch is gathered only as a step takes it."""
+    plain, deferred = _augmented_loader(False), StepGroups(_augmented_loader(True), 4)
+    for _ in range(3):
+        torch.manual_seed(0)
+        expected = list(plain)
+        after_plain = torch.rand(1)
+        torch.manual_seed(0)
+        groups = list(deferred)  # Lightning fetches ahead: every position drawn first
+        after_deferred = torch.rand(1)
+        batches = [one for group in groups for one in group.batches]
+        assert all(isinstance(one, DeferredBatch) for one in batches)
+        for got, want in zip(map(gathered, batches), expected, strict=True):
+            assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+        assert torch.equal(after_plain, after_deferred)
+
+
+def test_a_cpu_trainer_gets_deferred_groups_and_a_loader_alone_gets_batches() -> None:
+    rows = np.arange(12)
+    module = FoldDataModule(torch.randn(12, 5, 2).half(), torch.arange(12) % 2, rows,
+                            rows[:4], 4, seed=0, steps_per_execution=2)
+    group = next(iter(module.train_dataloader()))
+    assert not any(isinstance(one, DeferredBatch) for one in group.batches)
+    module.trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    group = next(iter(module.train_dataloader()))
+    assert all(isinstance(one, DeferredBatch) for one in group.batches)
+    assert gathered(group.batches[0])[0].dtype == torch.float32

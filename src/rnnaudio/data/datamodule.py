@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from rnnaudio.data.step_groups import StepGroups, step_groups
+from rnnaudio.data.step_groups import Deferring, StepGroups, step_groups
 
 # Raw features (B, T, F), lengths (B,) or None, a generator -> augmented features (B, T, F).
 Augment = Callable[[torch.Tensor, torch.Tensor | None, torch.Generator], torch.Tensor]
@@ -91,11 +91,14 @@ def batch_loader(
     *,
     lengths: torch.Tensor | None = None,
     augment: Augment | None = None,
+    deferred: bool = False,
 ) -> DataLoader:
     """A loader over ``rows``; shuffled by a generator of its own when a seed is given.
 
     ``augment`` needs ``shuffle_seed``: its draws come from a generator seeded from it, so a
-    seed fixes the augmented batches too.
+    seed fixes the augmented batches too. ``deferred``: the loader yields
+    :class:`~rnnaudio.data.step_groups.DeferredBatch` es, gathered (and augmented) when a
+    step gathers them, in the same order.
     """
     generator = None
     if augment is not None:
@@ -105,7 +108,8 @@ def batch_loader(
     dataset = IndexedBatches(features, labels, rows, lengths, augment, generator)
     order = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
     sampler = PositionBatches(len(dataset), batch_size, order)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
+    return DataLoader(Deferring(dataset) if deferred else dataset, sampler=sampler,
+                      batch_size=None, num_workers=0)
 
 
 class PositionBatches(Sampler[torch.Tensor]):
@@ -138,7 +142,9 @@ class FoldDataModule(pl.LightningDataModule):
     ``lengths`` ``(N,)``: valid frames per clip (``dataset.length=variable``), passed on in
     every batch. ``augment``: applied to training batches only, never to validation.
     Training batches come in groups of ``steps_per_execution`` (:class:`StepGroups`) when
-    it is above 1; validation batches one at a time.
+    it is above 1; validation batches one at a time. A group for a CPU trainer holds
+    :class:`~rnnaudio.data.step_groups.DeferredBatch` es, each gathered when its step comes;
+    on a GPU the group is gathered whole, so that Lightning copies it to the device at once.
     """
 
     def __init__(
@@ -169,8 +175,12 @@ class FoldDataModule(pl.LightningDataModule):
         loader = batch_loader(
             self.features, self.labels, self.train_rows, self.batch_size,
             shuffle_seed=self.seed, lengths=self.lengths, augment=self.augment,
+            deferred=self.steps_per_execution > 1 and self._trains_on_cpu(),
         )
         return step_groups(loader, self.steps_per_execution)
+
+    def _trains_on_cpu(self) -> bool:
+        return self.trainer is not None and self.trainer.strategy.root_device.type == "cpu"
 
     def val_dataloader(self) -> DataLoader:
         return batch_loader(

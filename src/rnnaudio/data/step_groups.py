@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Generic, TypeVar
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 BatchT = TypeVar("BatchT")
 
@@ -32,6 +32,44 @@ class StepGroup(Generic[BatchT]):
     moves it to the device whole (``apply_to_collection`` recurses into its field)."""
 
     batches: list[BatchT]
+
+
+class DeferredBatch:
+    """A batch gathered only when its step takes it: :meth:`gather` is ``dataset[positions]``.
+
+    Lightning fetches the next group before it runs the current one, so a batch gathered
+    with its group waits 8-15 steps for its own; on the CPU it has left the cache by then,
+    and reading it back cost an rnn-64 step about 0.1 ms (``bench/overhead.py``). A plain
+    class, not a dataclass: Lightning's device transfer leaves it as it is.
+    """
+
+    __slots__ = ("dataset", "positions")
+
+    def __init__(self, dataset: Dataset, positions: object) -> None:
+        self.dataset = dataset
+        self.positions = positions
+
+    def gather(self) -> object:
+        return self.dataset[self.positions]
+
+
+class Deferring(Dataset):
+    """``dataset`` whose items are :class:`DeferredBatch` es: a loader over it draws its
+    batches' positions (and its own seed) exactly as over ``dataset``, and gathers nothing."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, positions: object) -> DeferredBatch:
+        return DeferredBatch(self.dataset, positions)
+
+
+def gathered(batch: BatchT | DeferredBatch) -> BatchT:
+    """``batch`` itself, or the batch a :class:`DeferredBatch` stands for."""
+    return batch.gather() if isinstance(batch, DeferredBatch) else batch  # type: ignore[return-value]
 
 
 class StepGroups(Generic[BatchT]):

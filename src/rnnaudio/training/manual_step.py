@@ -12,7 +12,7 @@ from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
-from rnnaudio.data.step_groups import StepGroup
+from rnnaudio.data.step_groups import StepGroup, gathered
 from rnnaudio.training.epoch_loss import EpochTrainLoss
 
 # The hooks Lightning dispatches around each manual backward and optimiser step.
@@ -61,7 +61,7 @@ class ManualStepModule(EpochTrainLoss):
         batches = batch.batches if isinstance(batch, StepGroup) else (batch,)
         optimizer = self.optimizers()
         for one in batches:
-            loss, weight = self.batch_loss(one)
+            loss, weight = self.batch_loss(gathered(one))
             self.take_step(optimizer, loss)
             self.add_train_loss(loss, weight)
         # Lightning steps its loggers by passes of its loop; a group is len(batches) of them,
