@@ -1,12 +1,12 @@
 """Where the harness's per-step time goes: the shipped module against patched variants.
 
-Runs the fold fit of ``throughput.py`` as shipped and with variants that each remove one
-cost, alternated with the bare loop in one process; prints samples/s, the ratio to the bare
-loop and the milliseconds each step costs beyond it. A variant patches this process only.
-Fixes first measured here ship, so they are no longer variants: no NaN-filling of new
-tensors under deterministic algorithms (``training/trainer.py``), ``train_loss`` summed in
-the module and logged once per epoch (``training/epoch_loss.py``); the variants below
-measure the two that remain switchable.
+Runs the fold fit of ``throughput.py`` as shipped and with variants that each take one cost
+away or put one fixed cost back, alternated with the bare loop in one process; prints
+samples/s, the ratio to the bare loop and the milliseconds each step costs beyond it. A
+variant patches this process only. Fixes first measured here ship, so they are no longer
+variants: no NaN-filling of new tensors under deterministic algorithms
+(``training/trainer.py``), ``train_loss`` summed in the module and logged once per epoch
+(``training/epoch_loss.py``); the variants below measure those that remain switchable.
 
 - ``nondeterministic``: ``torch.use_deterministic_algorithms(False)`` after the trainer is
   built, as the bare loop runs (``cudnn.benchmark`` stays off, as Lightning left it for
@@ -16,6 +16,12 @@ measure the two that remain switchable.
 - ``automatic``: Lightning's automatic optimisation with the trainer clipping gradients, one
   step per pass of the loop, as the harness stepped before: what taking the step by hand
   and grouping save together (``training/manual_step.py``).
+- ``lightning_dispatch``: a callback that listens to ``on_after_backward`` (and does
+  nothing), so every step goes through Lightning's hook dispatch: what skipping it when
+  nothing listens saves (``training/manual_step.py``).
+- ``eager_groups``: each group's batches gathered when the group is fetched, as on a GPU,
+  instead of when their steps take them: what deferred gathering saves on the CPU
+  (``data/step_groups.py``).
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
     python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
@@ -35,7 +41,7 @@ import torch
 from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
 
 from rnnaudio.config import Config
-from rnnaudio.data.datamodule import Batch
+from rnnaudio.data.datamodule import Batch, FoldDataModule
 from rnnaudio.training import crossval
 from rnnaudio.training.module import ClassificationModule
 
@@ -106,12 +112,37 @@ def nondeterministic(_: Config) -> AbstractContextManager[None]:
     return adjusted_trainers(lambda _: torch.use_deterministic_algorithms(False))
 
 
+class Listener(pl.Callback):
+    """Hears every backward and does nothing: Lightning's dispatch reaches someone."""
+
+    def on_after_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pass
+
+
+def lightning_dispatch(_: Config) -> AbstractContextManager[None]:
+    """The trainers ``fit_fold`` builds carry a :class:`Listener`."""
+    return adjusted_trainers(lambda trainer: trainer.callbacks.append(Listener()))
+
+
+@contextmanager
+def eager_groups(_: Config) -> Iterator[None]:
+    """Fold data modules gather each group whole, as for a GPU trainer; undone on exit."""
+    original = FoldDataModule._trains_on_cpu
+    FoldDataModule._trains_on_cpu = lambda self: False
+    try:
+        yield
+    finally:
+        FoldDataModule._trains_on_cpu = original
+
+
 # Each variant: the fit's config -> a context that patches the fit.
 VARIANTS: dict[str, Callable[[Config], AbstractContextManager[None]]] = {
     "shipped": lambda _: nullcontext(),
     "one_step_per_loop": one_step_per_loop,
     "automatic": automatic_optimisation,
     "nondeterministic": nondeterministic,
+    "lightning_dispatch": lightning_dispatch,
+    "eager_groups": eager_groups,
 }
 
 
