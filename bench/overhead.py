@@ -127,12 +127,12 @@ def lightning_dispatch(_: Config) -> AbstractContextManager[None]:
 @contextmanager
 def eager_groups(_: Config) -> Iterator[None]:
     """Fold data modules gather each group whole, as for a GPU trainer; undone on exit."""
-    original = FoldDataModule._trains_on_cpu
-    FoldDataModule._trains_on_cpu = lambda self: False
+    original = FoldDataModule._defers_gathering
+    FoldDataModule._defers_gathering = lambda self: False
     try:
         yield
     finally:
-        FoldDataModule._trains_on_cpu = original
+        FoldDataModule._defers_gathering = original
 
 
 # Each variant: the fit's config -> a context that patches the fit.

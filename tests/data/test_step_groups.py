@@ -63,16 +63,19 @@ def test_one_step_per_group_is_the_plain_loader_and_none_is_an_error() -> None:
 
 
 def _augmented_loader(deferred: bool) -> DataLoader:
+    """MFCC features with noise mixed in (a matmul through the DCT, which autocast would
+    run in bf16) and spectrogram masks (draws from the global generator)."""
     features = torch.randn(22, 30, 8, generator=torch.Generator().manual_seed(9)).half()
-    augment = FeatureAugment(AugmentConfig(spec_time_mask=5, spec_freq_mask=2),
-                             FeatureConfig(n_mfcc=8, n_mels=8), 16000)
+    cfg = AugmentConfig(spec_time_mask=5, spec_freq_mask=2, noise_snr_db=[0.0, 10.0])
+    noise = [torch.randn(50, 8, generator=torch.Generator().manual_seed(1))]
+    augment = FeatureAugment(cfg, FeatureConfig(n_mfcc=8, n_mels=8), 16000, noise)
     return batch_loader(features, torch.arange(22), np.arange(22), 4, shuffle_seed=3,
                         augment=augment, deferred=deferred)
 
 
 def test_deferred_batches_gather_the_plain_loaders_batches_and_draws() -> None:
     """Same positions, same augmentation draws, same global random state, pass after pass,
-    when each batch is gathered only as a step takes it."""
+    when each batch is gathered only as a step takes it: inside the step's autocast."""
     plain, deferred = _augmented_loader(False), StepGroups(_augmented_loader(True), 4)
     for _ in range(3):
         torch.manual_seed(0)
@@ -80,21 +83,38 @@ def test_deferred_batches_gather_the_plain_loaders_batches_and_draws() -> None:
         after_plain = torch.rand(1)
         torch.manual_seed(0)
         groups = list(deferred)  # Lightning fetches ahead: every position drawn first
-        after_deferred = torch.rand(1)
         batches = [one for group in groups for one in group.batches]
         assert all(isinstance(one, DeferredBatch) for one in batches)
-        for got, want in zip(map(gathered, batches), expected, strict=True):
-            assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
-        assert torch.equal(after_plain, after_deferred)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = [gathered(one) for one in batches]
+        assert torch.equal(after_plain, torch.rand(1))
+        for one, want in zip(got, expected, strict=True):
+            assert type(one) is type(want)
+            assert all(torch.equal(a, b) for a, b in zip(one, want, strict=True))
 
 
-def test_a_cpu_trainer_gets_deferred_groups_and_a_loader_alone_gets_batches() -> None:
+class OwnTransfer(pl.LightningModule):
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        return batch
+
+
+@pytest.mark.parametrize(("precision", "module", "deferred"), [
+    ("32-true", pl.LightningModule(), True),
+    ("bf16-mixed", pl.LightningModule(), True),
+    ("bf16-true", pl.LightningModule(), False),  # the plugin converts each batch's input
+    ("32-true", OwnTransfer(), False),  # the module's hook would see no tensors
+])
+def test_a_cpu_trainer_gets_deferred_groups_when_nothing_touches_a_batch_on_its_way(
+    precision: str, module: pl.LightningModule, deferred: bool
+) -> None:
     rows = np.arange(12)
-    module = FoldDataModule(torch.randn(12, 5, 2).half(), torch.arange(12) % 2, rows,
-                            rows[:4], 4, seed=0, steps_per_execution=2)
-    group = next(iter(module.train_dataloader()))
-    assert not any(isinstance(one, DeferredBatch) for one in group.batches)
-    module.trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
-    group = next(iter(module.train_dataloader()))
-    assert all(isinstance(one, DeferredBatch) for one in group.batches)
+    data = FoldDataModule(torch.randn(12, 5, 2).half(), torch.arange(12) % 2, rows,
+                          rows[:4], 4, seed=0, steps_per_execution=2)
+    group = next(iter(data.train_dataloader()))
+    assert not any(isinstance(one, DeferredBatch) for one in group.batches)  # no trainer
+    data.trainer = pl.Trainer(accelerator="cpu", precision=precision, logger=False,
+                              enable_progress_bar=False)
+    data.trainer.strategy.connect(module)
+    group = next(iter(data.train_dataloader()))
+    assert all(isinstance(one, DeferredBatch) for one in group.batches) is deferred
     assert gathered(group.batches[0])[0].dtype == torch.float32

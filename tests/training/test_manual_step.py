@@ -137,9 +137,47 @@ def test_the_step_skips_lightnings_dispatch_only_when_nothing_listens(
 def test_a_gradient_scaler_keeps_lightnings_dispatch(tmp_path: Path) -> None:
     module = _fit(ClassificationModule, 0.05, tmp_path / "scaled", plugins=_mixed("16-mixed"))
     assert not module.silent_dispatch
-    assert step_dispatch_is_silent(
-        pl.Trainer(plugins=_mixed("bf16-mixed"), logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False), module)
+
+
+class OwnBackwardHook(ClassificationModule):
+    def on_after_backward(self) -> None:
+        pass
+
+
+class OwnClip(ClassificationModule):
+    def on_before_optimizer_step(self, optimizer) -> None:
+        super().on_before_optimizer_step(optimizer)
+
+
+class OwnManualBackward(ClassificationModule):
+    def manual_backward(self, loss, *args, **kwargs) -> None:
+        super().manual_backward(loss, *args, **kwargs)
+
+
+def _module(cls: type[ClassificationModule] = ClassificationModule) -> ClassificationModule:
+    return cls(AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8)), 3, lr=1e-2,
+               weight_decay=0.0, gradient_clip_val=0.5)
+
+
+@pytest.mark.parametrize(("trainer_args", "module_cls", "silent"), [
+    ({}, ClassificationModule, True),
+    ({"plugins": _mixed("bf16-mixed")}, ClassificationModule, True),
+    ({"callbacks": [pl.callbacks.ModelCheckpoint(), pl.callbacks.EarlyStopping("val_loss")]},
+     ClassificationModule, True),
+    ({"plugins": _mixed("16-mixed")}, ClassificationModule, False),
+    ({"profiler": "simple"}, ClassificationModule, False),
+    ({"callbacks": [pl.callbacks.LambdaCallback(on_before_backward=lambda *a: None)]},
+     ClassificationModule, False),
+    ({}, OwnBackwardHook, False),
+    ({}, OwnClip, False),
+    ({}, OwnManualBackward, False),
+])
+def test_the_dispatch_is_silent_only_when_nothing_but_the_clip_would_hear_it(
+    tmp_path: Path, trainer_args: dict, module_cls: type[ClassificationModule], silent: bool
+) -> None:
+    trainer = pl.Trainer(accelerator="cpu", logger=False, default_root_dir=tmp_path,
+                         **trainer_args)  # Lightning's progress bar and checkpoint included
+    assert step_dispatch_is_silent(trainer, _module(module_cls)) is silent
 
 
 class BatchHooks(pl.Callback):

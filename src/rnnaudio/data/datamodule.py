@@ -16,13 +16,18 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.precision import MixedPrecision, Precision
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rnnaudio.data.step_groups import Deferring, StepGroups, step_groups
+from rnnaudio.hooks import listens
 
 # Raw features (B, T, F), lengths (B,) or None, a generator -> augmented features (B, T, F).
 Augment = Callable[[torch.Tensor, torch.Tensor | None, torch.Generator], torch.Tensor]
 
+# Lightning's hooks that see (and may change) a batch between its loader and the step.
+BATCH_TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device",
+                        "on_after_batch_transfer")
 # Offset between the sampler's seed and the augmentation's, so the two draw independently.
 AUGMENT_SEED_OFFSET = 7919
 
@@ -96,9 +101,9 @@ def batch_loader(
     """A loader over ``rows``; shuffled by a generator of its own when a seed is given.
 
     ``augment`` needs ``shuffle_seed``: its draws come from a generator seeded from it, so a
-    seed fixes the augmented batches too. ``deferred``: the loader yields
-    :class:`~rnnaudio.data.step_groups.DeferredBatch` es, gathered (and augmented) when a
-    step gathers them, in the same order.
+    seed fixes the augmented batches too. ``deferred``: the loader yields deferred batches
+    (:class:`~rnnaudio.data.step_groups.DeferredBatch`), the same batches in the same order,
+    gathered (and augmented) only when a step gathers them.
     """
     generator = None
     if augment is not None:
@@ -143,8 +148,9 @@ class FoldDataModule(pl.LightningDataModule):
     every batch. ``augment``: applied to training batches only, never to validation.
     Training batches come in groups of ``steps_per_execution`` (:class:`StepGroups`) when
     it is above 1; validation batches one at a time. A group for a CPU trainer holds
-    :class:`~rnnaudio.data.step_groups.DeferredBatch` es, each gathered when its step comes;
-    on a GPU the group is gathered whole, so that Lightning copies it to the device at once.
+    deferred batches (:class:`~rnnaudio.data.step_groups.DeferredBatch`), each gathered
+    when its step comes; on a GPU the group is gathered whole, so that Lightning copies it
+    to the device at once.
     """
 
     def __init__(
@@ -175,12 +181,25 @@ class FoldDataModule(pl.LightningDataModule):
         loader = batch_loader(
             self.features, self.labels, self.train_rows, self.batch_size,
             shuffle_seed=self.seed, lengths=self.lengths, augment=self.augment,
-            deferred=self.steps_per_execution > 1 and self._trains_on_cpu(),
+            deferred=self._defers_gathering(),
         )
         return step_groups(loader, self.steps_per_execution)
 
-    def _trains_on_cpu(self) -> bool:
-        return self.trainer is not None and self.trainer.strategy.root_device.type == "cpu"
+    def _defers_gathering(self) -> bool:
+        """Groups for a CPU trainer whose batches need nothing on their way to the step:
+        Lightning's batch hooks and its precision plugin's input conversion see the group,
+        never the batches a deferred group gathers later."""
+        trainer = self.trainer
+        if self.steps_per_execution == 1 or trainer is None:
+            return False
+        module = trainer.lightning_module
+        return (
+            trainer.strategy.root_device.type == "cpu"
+            and type(trainer.precision_plugin) in (Precision, MixedPrecision)
+            and not any(listens(module, hook, pl.LightningModule)
+                        or listens(self, hook, pl.LightningDataModule)
+                        for hook in BATCH_TRANSFER_HOOKS)
+        )
 
     def val_dataloader(self) -> DataLoader:
         return batch_loader(

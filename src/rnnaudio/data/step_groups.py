@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Generic, TypeVar
 
-from torch.utils.data import DataLoader, Dataset
+import torch
+from torch.utils.data import DataLoader, Dataset, default_convert
 
 BatchT = TypeVar("BatchT")
 
@@ -34,42 +35,48 @@ class StepGroup(Generic[BatchT]):
     batches: list[BatchT]
 
 
-class DeferredBatch:
-    """A batch gathered only when its step takes it: :meth:`gather` is ``dataset[positions]``.
+class DeferredBatch(Generic[BatchT]):
+    """A batch gathered only when its step takes it: :meth:`gather` is what a loader over
+    ``dataset`` would have yielded for ``positions``.
 
     Lightning fetches the next group before it runs the current one, so a batch gathered
-    with its group waits 8-15 steps for its own; on the CPU it has left the cache by then,
-    and reading it back cost an rnn-64 step about 0.1 ms (``bench/overhead.py``). A plain
-    class, not a dataclass: Lightning's device transfer leaves it as it is.
+    with its group waits ``size`` to ``2 * size - 1`` steps (8-15 by default) for its own;
+    on the CPU it has left the cache by then, and reading it back cost an rnn-64 step about
+    0.2 ms (``bench/overhead.py``'s ``eager_groups``). A plain class, not a dataclass:
+    Lightning's device transfer leaves it as it is.
     """
 
     __slots__ = ("dataset", "positions")
 
-    def __init__(self, dataset: Dataset, positions: object) -> None:
+    def __init__(self, dataset: Dataset[BatchT], positions: torch.Tensor) -> None:
         self.dataset = dataset
         self.positions = positions
 
-    def gather(self) -> object:
-        return self.dataset[self.positions]
+    def gather(self) -> BatchT:
+        # The step runs inside Lightning's autocast context (bf16-mixed); the loader's
+        # fetch, and any augmentation in it, runs outside one, and must give the same batch.
+        with torch.autocast("cpu", enabled=False):
+            return default_convert(self.dataset[self.positions])
 
 
-class Deferring(Dataset):
-    """``dataset`` whose items are :class:`DeferredBatch` es: a loader over it draws its
-    batches' positions (and its own seed) exactly as over ``dataset``, and gathers nothing."""
+class Deferring(Dataset[DeferredBatch[BatchT]]):
+    """``dataset`` whose items are deferred batches: a loader over it draws its batches'
+    positions (and its own seed) exactly as over ``dataset``, and gathers nothing. For a
+    loader without worker processes: a worker would pickle ``dataset`` into every item."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset[BatchT]) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, positions: object) -> DeferredBatch:
+    def __getitem__(self, positions: torch.Tensor) -> DeferredBatch[BatchT]:
         return DeferredBatch(self.dataset, positions)
 
 
-def gathered(batch: BatchT | DeferredBatch) -> BatchT:
+def gathered(batch: BatchT | DeferredBatch[BatchT]) -> BatchT:
     """``batch`` itself, or the batch a :class:`DeferredBatch` stands for."""
-    return batch.gather() if isinstance(batch, DeferredBatch) else batch  # type: ignore[return-value]
+    return batch.gather() if isinstance(batch, DeferredBatch) else batch
 
 
 class StepGroups(Generic[BatchT]):

@@ -66,8 +66,9 @@ class AudioClassifier(nn.Module):
 
     def normalize(self, features: torch.Tensor) -> torch.Tensor:
         """Raw features ``(batch, time, n_features)`` to zero mean, unit variance per feature."""
-        # Divided in place: one new batch-sized tensor instead of two (the difference's
-        # backward needs neither), the same numbers as (features - mean) / std.
+        # Divided in place: one new batch-sized tensor a step instead of two, the same
+        # numbers as (features - mean) / std. Safe under autograd: a subtraction's backward
+        # keeps neither its operands nor its result.
         return torch.sub(features, self.feature_mean).div_(self.feature_std)
 
     def classify(

@@ -10,13 +10,15 @@ from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.plugins.precision import MixedPrecision, Precision
 from pytorch_lightning.profilers import PassThroughProfiler
 from pytorch_lightning.strategies import SingleDeviceStrategy
-from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from rnnaudio.data.step_groups import StepGroup, gathered
+from rnnaudio.hooks import listens
 from rnnaudio.training.epoch_loss import EpochTrainLoss
 
-# The hooks Lightning dispatches around each manual backward and optimiser step.
+# The hooks Lightning dispatches to callbacks around each manual backward and optimiser step.
 STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+# The module's own methods on that path, besides this class's on_before_optimizer_step.
+MODULE_STEP_METHODS = ("manual_backward", "backward", "on_before_backward", "on_after_backward")
 
 
 class ManualStepModule(EpochTrainLoss):
@@ -30,19 +32,26 @@ class ManualStepModule(EpochTrainLoss):
     up to 0.3 ms of CPU a step (``bench/overhead.py``). ``manual_backward`` and the wrapped
     optimiser keep the precision plugin and every optimiser-step hook, and the clip happens
     where the automatic loop clips: in ``on_before_optimizer_step``, after a 16-bit scaler
-    has unscaled the gradients and after the callbacks' own hook has seen them. Batch hooks
-    (``on_train_batch_start``/``end``) run once per group, with the group as ``batch`` and
-    the last batch's loss as output. ``trainer.global_step`` counts
-    optimiser steps, as ever. Subclasses give the loss: :meth:`batch_loss`.
+    has unscaled the gradients and after the callbacks' own hook has seen them. When nothing
+    but that clip would hear the per-step hooks (:func:`step_dispatch_is_silent`, decided
+    when training starts), the step skips Lightning's dispatch of them and takes the same
+    backward, clip and step, counted alike.
+
+    Batch hooks (``on_train_batch_start``/``end``) run once per group, with the group as
+    ``batch`` and the last batch's loss as output; on the CPU a group of clips holds
+    deferred batches (:class:`~rnnaudio.data.step_groups.DeferredBatch`), gathered as each
+    step takes them. ``trainer.global_step`` counts optimiser steps, as ever. Subclasses give the
+    loss: :meth:`batch_loss`.
     """
 
     def __init__(self, gradient_clip_val: float | None = None) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.gradient_clip_val = gradient_clip_val
+        self.silent_dispatch = False  # until on_train_start has looked
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning sets _current_fx_name around every hook it calls, about 45 times a step,
+        # Lightning sets _current_fx_name around every hook it calls, up to 45 times a step,
         # and nn.Module.__setattr__ checks parameters, buffers and submodules each time
         # (0.1 ms a step). The name is a plain string attribute, never one of those.
         if name == "_current_fx_name":
@@ -78,13 +87,15 @@ class ManualStepModule(EpochTrainLoss):
             optimizer.step()
             return
         # What manual_backward and LightningOptimizer.step do when no hook listens and the
-        # precision plugin neither scales nor wraps: the dispatch costs 0.1-0.15 ms of CPU a
-        # step (bench/overhead.py). _on_before_step and _on_after_step are the manual loop's
-        # own step counting (global_step) and profiler marks.
+        # precision plugin neither scales nor wraps, without their dispatch: 0.05-0.15 ms of
+        # CPU a step (bench/README.md, section 1). _on_before_step and _on_after_step are the
+        # manual loop's own step counting (global_step) and profiler marks.
         loss.backward()
         optimizer._on_before_step()
-        self.on_before_optimizer_step(optimizer)
-        optimizer.optimizer.step()
+        wrapped = optimizer.optimizer
+        # The clip runs inside the optimiser's step, as Lightning's closure runs it: after
+        # any step pre-hook registered on the optimiser.
+        wrapped.step(closure=lambda: self.on_before_optimizer_step(wrapped))
         optimizer._on_after_step()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -96,16 +107,15 @@ class ManualStepModule(EpochTrainLoss):
 def step_dispatch_is_silent(trainer: pl.Trainer, module: ManualStepModule) -> bool:
     """Whether Lightning's dispatch around a manual backward and optimiser step would reach
     nothing but ``module``'s own clip: one device, a precision plugin without a gradient
-    scaler, no profiler, and no callback or module override of the step hooks."""
+    scaler, no profiler, and no callback or module of its own on the step's hooks."""
     plugin = trainer.precision_plugin
     return (
         type(trainer.strategy) is SingleDeviceStrategy
         and type(plugin) in (Precision, MixedPrecision)
         and getattr(plugin, "scaler", None) is None
         and type(trainer.profiler) is PassThroughProfiler
-        and not any(is_overridden(hook, callback, pl.Callback)
+        and not any(listens(callback, hook, pl.Callback)
                     for callback in trainer.callbacks for hook in STEP_HOOKS)
-        and not any(is_overridden(hook, module, pl.LightningModule)
-                    for hook in ("backward", *STEP_HOOKS[:2]))
-        and not is_overridden("on_before_optimizer_step", module, ManualStepModule)
+        and not any(listens(module, name, pl.LightningModule) for name in MODULE_STEP_METHODS)
+        and not listens(module, "on_before_optimizer_step", ManualStepModule)
     )
