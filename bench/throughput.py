@@ -5,9 +5,11 @@ For each cell x hidden size: samples/s of one training epoch through the code pa
 LightningModule, FoldDataModule, MLflow logger, checkpoint and early-stopping callbacks,
 ``build_trainer``), and through a bare loop (the same AudioClassifier, AdamW, gradient
 clipping, batches indexed out of the same float16 tensor), alternated in one process; the
-median of ``--repeats`` epochs each, and the ratio harness / bare. The epoch is timed from
-its first batch to the start of validation; what a fold costs beyond it (trainer setup,
-validation, checkpoint, figures, MLflow) is reported apart as ``fold overhead``.
+median of ``--repeats`` epochs each, and the ratio harness / bare (of the medians, and
+``paired``: the median of each repeat's own ratio, whose two epochs ran back to back). The
+epoch is timed from its first batch to the start of validation; what a fold costs beyond
+it (trainer setup, validation, checkpoint, figures, MLflow) is reported apart as ``fold
+overhead``.
 
     python bench/throughput.py                       # rnn, lstm, gru x 64, 128, 256, CPU
     python bench/throughput.py --quick               # lstm 128, 3 repeats: a smoke run
@@ -207,6 +209,10 @@ def compare(harness: list[tuple[float, float]], bare: list[tuple[float, float]])
                 f"{clock}ratio": round(h / b, 4),
                 f"harness_{clock}spread": round(common.spread([v[i] for v in harness]), 3),
                 f"bare_{clock}spread": round(common.spread([v[i] for v in bare]), 3)}
+    # Each repeat runs the two epochs back to back: their ratio cancels a change in the
+    # machine's speed between repeats, which the ratio of medians does not.
+    pairs = zip(harness, bare, strict=True)
+    row["paired_ratio"] = round(common.median([h[0] / b[0] for h, b in pairs]), 4)
     row["harness_all"] = [round(v[0], 1) for v in harness]
     row["bare_all"] = [round(v[0], 1) for v in bare]
     return row
@@ -269,13 +275,14 @@ def main() -> None:
         f"Training throughput, samples/s ({device}, {args.precision}, batch {BATCH}, "
         f"{FRAMES}x{N_FEATURES}, {args.clips} clips, median of {args.repeats})",
         ["cell", "hidden", "harness", "bare loop", "ratio", "spread h/b", "ratio by CPU s",
-         "fold overhead s"],
+         "paired ratio", "fold overhead s"],
         [[r["cell"], r["hidden"], r["harness_samples_per_s"], r["bare_samples_per_s"],
           r["ratio"], f"{r['harness_spread']:.2f}/{r['bare_spread']:.2f}", r["cpu_ratio"],
-          r["fold_overhead_s"]] for r in rows],
+          r["paired_ratio"], r["fold_overhead_s"]] for r in rows],
         caption="target: ratio >= 0.95 on every row. spread: (max - min) / median of the "
         "repeats. ratio by CPU s: the same epochs timed by this process's CPU seconds, "
-        "steadier when other processes share the cores",
+        "steadier when other processes share the cores. paired ratio: the median of each "
+        "repeat's harness / bare loop, two epochs run back to back",
     )
     default = device == "cpu" and args.precision == "32-true"
     suffix = "" if default else f"_{device}_{args.precision}"
