@@ -40,8 +40,8 @@ class ManualStepModule(EpochTrainLoss):
     Batch hooks (``on_train_batch_start``/``end``) run once per group, with the group as
     ``batch`` and the last batch's loss as output; on the CPU a group of clips holds
     deferred batches (:class:`~rnnaudio.data.step_groups.DeferredBatch`), gathered as each
-    step takes them. ``trainer.global_step`` counts optimiser steps, as ever. Subclasses give the
-    loss: :meth:`batch_loss`.
+    step takes them. ``trainer.global_step`` counts optimiser steps, as ever. Subclasses
+    give the loss: :meth:`batch_loss`.
     """
 
     def __init__(self, gradient_clip_val: float | None = None) -> None:
