@@ -98,23 +98,53 @@ class OwnTransfer(pl.LightningModule):
         return batch
 
 
-@pytest.mark.parametrize(("precision", "module", "deferred"), [
-    ("32-true", pl.LightningModule(), True),
-    ("bf16-mixed", pl.LightningModule(), True),
-    ("bf16-true", pl.LightningModule(), False),  # the plugin converts each batch's input
-    ("32-true", OwnTransfer(), False),  # the module's hook would see no tensors
+class OwnBeforeTransfer(pl.LightningModule):
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        return batch
+
+
+class DataAfterTransfer(FoldDataModule):
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        return batch
+
+
+def _fold_data(cls: type[FoldDataModule] = FoldDataModule) -> FoldDataModule:
+    rows = np.arange(12)
+    return cls(torch.randn(12, 5, 2).half(), torch.arange(12) % 2, rows, rows[:4], 4, seed=0,
+               steps_per_execution=2)
+
+
+def _first_group_deferred(data: FoldDataModule, trainer: pl.Trainer,
+                          module: pl.LightningModule) -> bool:
+    data.trainer = trainer
+    trainer.strategy.connect(module)
+    return any(isinstance(one, DeferredBatch)
+               for one in next(iter(data.train_dataloader())).batches)
+
+
+@pytest.mark.parametrize(("precision", "module", "data_cls", "deferred"), [
+    ("32-true", pl.LightningModule(), FoldDataModule, True),
+    ("bf16-mixed", pl.LightningModule(), FoldDataModule, True),
+    ("bf16-true", pl.LightningModule(), FoldDataModule, False),  # it converts each input
+    ("32-true", OwnTransfer(), FoldDataModule, False),  # the hook would see no tensors
+    ("32-true", OwnBeforeTransfer(), FoldDataModule, False),
+    ("32-true", pl.LightningModule(), DataAfterTransfer, False),
 ])
 def test_a_cpu_trainer_gets_deferred_groups_when_nothing_touches_a_batch_on_its_way(
-    precision: str, module: pl.LightningModule, deferred: bool
+    precision: str, module: pl.LightningModule, data_cls: type[FoldDataModule], deferred: bool
 ) -> None:
-    rows = np.arange(12)
-    data = FoldDataModule(torch.randn(12, 5, 2).half(), torch.arange(12) % 2, rows,
-                          rows[:4], 4, seed=0, steps_per_execution=2)
+    data = _fold_data(data_cls)
     group = next(iter(data.train_dataloader()))
     assert not any(isinstance(one, DeferredBatch) for one in group.batches)  # no trainer
-    data.trainer = pl.Trainer(accelerator="cpu", precision=precision, logger=False,
-                              enable_progress_bar=False)
-    data.trainer.strategy.connect(module)
-    group = next(iter(data.train_dataloader()))
-    assert all(isinstance(one, DeferredBatch) for one in group.batches) is deferred
-    assert gathered(group.batches[0])[0].dtype == torch.float32
+    trainer = pl.Trainer(accelerator="cpu", precision=precision, logger=False,
+                         enable_progress_bar=False)
+    assert _first_group_deferred(data, trainer, module) is deferred
+    assert gathered(next(iter(data.train_dataloader())).batches[0])[0].dtype == torch.float32
+
+
+def test_another_device_gets_whole_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU (here a strategy that reports one) Lightning copies the group at once."""
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    monkeypatch.setattr(type(trainer.strategy), "root_device",
+                        property(lambda _: torch.device("cuda", 0)))
+    assert not _first_group_deferred(_fold_data(), trainer, pl.LightningModule())

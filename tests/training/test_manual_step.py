@@ -40,9 +40,7 @@ class GradNorms(pl.Callback):
         self.norms: list[float] = []
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
-        self.norms.append(float(torch.linalg.vector_norm(torch.stack(
-            [torch.linalg.vector_norm(g) for g in grads]))))
+        self.norms.append(_total_norm(pl_module))
 
 
 def _data(steps_per_execution: int = 1) -> FoldDataModule:
@@ -134,6 +132,33 @@ def test_the_step_skips_lightnings_dispatch_only_when_nothing_listens(
     assert quiet.trainer.fit_loop.state_dict() == heard.trainer.fit_loop.state_dict()
 
 
+class PreStepNorms(ClassificationModule):
+    """The total gradient norm each optimiser step's pre-hook sees."""
+
+    def on_train_start(self) -> None:
+        super().on_train_start()
+        self.norms: list[float] = []
+        self.optimizers().optimizer.register_step_pre_hook(
+            lambda *_: self.norms.append(_total_norm(self)))
+
+
+def _total_norm(module: pl.LightningModule) -> float:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(
+        [torch.linalg.vector_norm(g) for g in grads])))
+
+
+def test_the_clip_comes_after_the_optimisers_step_pre_hooks_on_either_path(
+    tmp_path: Path
+) -> None:
+    """Lightning clips inside the optimiser's step, after its pre-hooks; so does the step
+    without the dispatch."""
+    quiet = _fit(PreStepNorms, 0.05, tmp_path / "quiet")
+    heard = _fit(PreStepNorms, 0.05, tmp_path / "heard", [Listener()])
+    assert quiet.silent_dispatch and not heard.silent_dispatch
+    assert quiet.norms == heard.norms and min(quiet.norms) > 0.05  # seen before the clip
+
+
 def test_a_gradient_scaler_keeps_lightnings_dispatch(tmp_path: Path) -> None:
     module = _fit(ClassificationModule, 0.05, tmp_path / "scaled", plugins=_mixed("16-mixed"))
     assert not module.silent_dispatch
@@ -142,6 +167,16 @@ def test_a_gradient_scaler_keeps_lightnings_dispatch(tmp_path: Path) -> None:
 class OwnBackwardHook(ClassificationModule):
     def on_after_backward(self) -> None:
         pass
+
+
+class OwnBeforeBackward(ClassificationModule):
+    def on_before_backward(self, loss) -> None:
+        pass
+
+
+class OwnBackward(ClassificationModule):
+    def backward(self, loss, *args, **kwargs) -> None:
+        loss.backward(*args, **kwargs)
 
 
 class OwnClip(ClassificationModule):
@@ -168,7 +203,12 @@ def _module(cls: type[ClassificationModule] = ClassificationModule) -> Classific
     ({"profiler": "simple"}, ClassificationModule, False),
     ({"callbacks": [pl.callbacks.LambdaCallback(on_before_backward=lambda *a: None)]},
      ClassificationModule, False),
+    ({"strategy": "ddp", "devices": 1}, ClassificationModule, False),
+    ({"precision": "bf16-true"}, ClassificationModule, False),
+    ({"precision": "64-true"}, ClassificationModule, False),
     ({}, OwnBackwardHook, False),
+    ({}, OwnBeforeBackward, False),
+    ({}, OwnBackward, False),
     ({}, OwnClip, False),
     ({}, OwnManualBackward, False),
 ])
