@@ -62,12 +62,16 @@ def _mixed(precision: str) -> list[MixedPrecision]:
     return [MixedPrecision(precision, "cpu", scaler=scaler)]
 
 
+def _module(cls: type[ClassificationModule], clip: float = 0.05) -> ClassificationModule:
+    model = AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8))
+    return cls(model, 3, lr=5e-2, weight_decay=1e-2, gradient_clip_val=clip)
+
+
 def _fit(module_cls: type[ClassificationModule], clip: float, root: Path,
          callbacks: list[pl.Callback] = (), plugins: list | None = None,
          steps_per_execution: int = 1) -> ClassificationModule:
     torch.manual_seed(0)
-    model = AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8))
-    module = module_cls(model, 3, lr=5e-2, weight_decay=1e-2, gradient_clip_val=clip)
+    module = _module(module_cls, clip)
     if plugins is None:
         cfg = TrainerConfig(accelerator="cpu", max_epochs=2, progress=False)
         trainer = build_trainer(cfg, None, list(callbacks), root)
@@ -187,11 +191,6 @@ class OwnClip(ClassificationModule):
 class OwnManualBackward(ClassificationModule):
     def manual_backward(self, loss, *args, **kwargs) -> None:
         super().manual_backward(loss, *args, **kwargs)
-
-
-def _module(cls: type[ClassificationModule] = ClassificationModule) -> ClassificationModule:
-    return cls(AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8)), 3, lr=1e-2,
-               weight_decay=0.0, gradient_clip_val=0.5)
 
 
 @pytest.mark.parametrize(("trainer_args", "module_cls", "silent"), [
