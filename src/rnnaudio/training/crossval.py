@@ -10,13 +10,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.loggers import MLFlowLogger
 
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import FoldDataModule
 from rnnaudio.data.prepare import LabelledFeatures
 from rnnaudio.models.classifier import AudioClassifier, count_parameters
 from rnnaudio.models.sizing import resolve_hidden_size
+from rnnaudio.tracking.run_logger import RunLogger
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.callbacks import EpochHistory
 from rnnaudio.training.diagnostics import GradFlowProbe, classify_with_attention, log_grad_flow
@@ -75,7 +75,7 @@ def fit_early_stopped(
     history = EpochHistory()
     best = ModelCheckpoint(dirpath=fold_dir, filename="best", monitor="val_loss", mode="min")
     stop = EarlyStopping(monitor="val_loss", patience=cfg.trainer.early_stopping_patience)
-    logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
+    logger = RunLogger(tracker, run_id)
     trainer = build_trainer(cfg.trainer, logger, [history, best, stop, *extra_callbacks],
                             fold_dir)
     trainer.fit(module, datamodule=datamodule)

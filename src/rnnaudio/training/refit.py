@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from pytorch_lightning.loggers import MLFlowLogger
 
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import FoldDataModule, batch_loader
 from rnnaudio.data.prepare import labelled_features
+from rnnaudio.tracking.run_logger import RunLogger
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.crossval import build_model
 from rnnaudio.training.evaluate import Evaluation, evaluate
@@ -65,7 +65,7 @@ def fit_all(
 ) -> None:
     """Exactly ``epochs`` epochs with no validation loop; the checkpoint goes to the run."""
     trainer_cfg = dataclasses.replace(cfg.trainer, max_epochs=epochs)
-    logger = MLFlowLogger(tracking_uri=tracker.uri, run_id=run_id)
+    logger = RunLogger(tracker, run_id)
     trainer = build_trainer(trainer_cfg, logger, [], work_dir, validate=False)
     trainer.fit(module, datamodule)
     trainer.save_checkpoint(work_dir / "refit.ckpt")

@@ -11,6 +11,7 @@ import torch
 from pytorch_lightning.loggers import Logger
 
 from rnnaudio.config import TrainerConfig
+from rnnaudio.tracking.run_logger import FlushEachEpoch
 
 
 def quiet_lightning() -> None:
@@ -43,6 +44,8 @@ def build_trainer(
 
     ``validate=False`` trains for exactly ``max_epochs`` with no validation loop (a final
     refit on all training data, whose only evaluation is the held-out test split).
+    With a logger, each epoch's metrics are sent when the next epoch starts
+    (:class:`~rnnaudio.tracking.run_logger.FlushEachEpoch`).
     Gradient clipping is not the trainer's: the harness's modules take their optimiser step
     by hand (:class:`~rnnaudio.training.manual_step.ManualStepModule`) and clip there.
     """
@@ -62,7 +65,7 @@ def build_trainer(
         max_epochs=cfg.max_epochs,
         deterministic=True,
         logger=logger if logger is not None else False,
-        callbacks=callbacks,
+        callbacks=[*callbacks, FlushEachEpoch()] if logger is not None else callbacks,
         default_root_dir=root_dir,
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,

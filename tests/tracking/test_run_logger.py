@@ -1,0 +1,129 @@
+"""RunLogger: a Lightning fit's metrics in a real MLflow SQLite store, one request an epoch."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from rnnaudio.config import ModelConfig, TrackingConfig, TrainerConfig
+from rnnaudio.data.datamodule import FoldDataModule
+from rnnaudio.models.classifier import AudioClassifier
+from rnnaudio.tracking.run_logger import RunLogger
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.training.module import ClassificationModule
+from rnnaudio.training.trainer import build_trainer
+
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")  # one schema per module: it takes seconds
+
+
+@pytest.fixture
+def tracker(store: Path, request) -> RunTracker:
+    cfg = TrackingConfig(uri=f"sqlite:///{store / 'mlflow.db'}", experiment=request.node.name,
+                         artifact_root=str(store / "artifacts" / request.node.name))
+    return RunTracker(cfg)
+
+
+class MetricBatches:
+    """Counts the tracker's metric requests, passing each through to the real client."""
+
+    def __init__(self, tracker: RunTracker, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent = 0
+        send = tracker.client.log_batch
+
+        def counted(run_id, metrics=(), **kwargs):
+            self.sent += bool(metrics)
+            return send(run_id, metrics=metrics, **kwargs)
+
+        monkeypatch.setattr(tracker.client, "log_batch", counted)
+
+
+class FailsAfterValidation(pl.Callback):
+    """Raises at the end of epoch ``epoch``: its validation metrics are logged, not sent."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("boom")
+
+
+class StoreAtEpochStart(pl.Callback):
+    """What the store holds of each metric when each epoch's first batch starts."""
+
+    def __init__(self, tracker: RunTracker, run_id: str) -> None:
+        self.tracker, self.run_id = tracker, run_id
+        self.seen: list[dict[str, int]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 0:
+            self.seen.append({key: len(self.tracker.client.get_metric_history(self.run_id, key))
+                              for key in ("train_loss", "val_loss")})
+
+
+def _fit(tracker: RunTracker, run_id: str, root: Path, callbacks: list[pl.Callback] = ()) -> None:
+    torch.manual_seed(0)
+    features = torch.randn(32, 9, 4, generator=torch.Generator().manual_seed(0)).half()
+    rows = np.arange(32)
+    data = FoldDataModule(features, torch.arange(32) % 3, rows, rows[:8], batch_size=8, seed=0)
+    module = ClassificationModule(AudioClassifier(4, 3, ModelConfig(cell="gru", hidden_size=8)),
+                                  3, lr=1e-2, weight_decay=0.0, gradient_clip_val=1.0)
+    cfg = TrainerConfig(accelerator="cpu", max_epochs=EPOCHS, progress=False)
+    build_trainer(cfg, RunLogger(tracker, run_id), list(callbacks), root).fit(module, data)
+
+
+def _history(tracker: RunTracker, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in tracker.client.get_metric_history(run_id, key)]
+
+
+def test_each_epoch_is_one_request_with_every_metric_at_one_step(
+    tracker, tmp_path, monkeypatch
+) -> None:
+    batches = MetricBatches(tracker, monkeypatch)
+    with tracker.run("fit") as run_id:
+        _fit(tracker, run_id, tmp_path)
+    assert batches.sent == EPOCHS
+    steps = {key: [step for step, _ in _history(tracker, run_id, key)]
+             for key in ("train_loss", "val_loss", "val_acc", "val_f1", "epoch")}
+    assert len(set(map(tuple, steps.values()))) == 1  # train and val of an epoch share a step
+    assert steps["epoch"] == sorted(set(steps["epoch"])) and len(steps["epoch"]) == EPOCHS
+    assert [value for _, value in _history(tracker, run_id, "epoch")] == [0.0, 1.0, 2.0]
+
+
+def test_an_epoch_is_in_the_store_when_the_next_one_starts(tracker, tmp_path) -> None:
+    with tracker.run("live") as run_id:
+        probe = StoreAtEpochStart(tracker, run_id)
+        _fit(tracker, run_id, tmp_path, [probe])
+    assert probe.seen == [{"train_loss": k, "val_loss": k} for k in range(EPOCHS)]
+
+
+def test_the_run_status_stays_with_the_run_context(tracker, tmp_path) -> None:
+    with tracker.run("status") as run_id:
+        _fit(tracker, run_id, tmp_path)
+        assert tracker.client.get_run(run_id).info.status == "RUNNING"  # figures may follow
+    assert tracker.client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_a_failed_fit_sends_what_it_logged_before_failing(tracker, tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="boom"), tracker.run("fails") as run_id:
+        _fit(tracker, run_id, tmp_path, [FailsAfterValidation(epoch=1)])
+    assert tracker.client.get_run(run_id).info.status == "FAILED"
+    assert len(_history(tracker, run_id, "val_loss")) == 2  # epoch 1's was still pending
+    assert len(_history(tracker, run_id, "train_loss")) == 1  # epoch 1 never logged it
+
+
+@pytest.mark.parametrize("params", [{"optim": {"lr": 0.1}}, Namespace(optim={"lr": 0.1})])
+def test_hyperparameters_are_flattened_into_params(tracker, params) -> None:
+    with tracker.run("hparams") as run_id:
+        RunLogger(tracker, run_id).log_hyperparams(params)
+    assert tracker.client.get_run(run_id).data.params == {"optim.lr": "0.1"}
