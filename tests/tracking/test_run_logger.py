@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import ModelConfig, TrackingConfig, TrainerConfig
 from rnnaudio.data.datamodule import FoldDataModule
@@ -48,14 +51,38 @@ class MetricBatches:
 
 
 class FailsAfterValidation(pl.Callback):
-    """Raises at the end of epoch ``epoch``: its validation metrics are logged, not sent."""
+    """Raises ``error`` at the end of epoch ``epoch``: its validation metrics are logged,
+    not yet sent."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, error: BaseException | None = None) -> None:
+        self.epoch, self.error = epoch, error or RuntimeError("boom")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch:
-            raise RuntimeError("boom")
+            raise self.error
+
+
+def _metrics_unsendable(tracker: RunTracker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the store refuses metric batches (a server gone away, say)."""
+    send = tracker.client.log_batch
+
+    def refused(run_id, metrics=(), **kwargs):
+        if metrics:
+            raise MlflowException("tracking server unreachable")
+        return send(run_id, metrics=metrics, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", refused)
+
+
+class UnsendableFrom(pl.Callback):
+    """Makes metric batches fail once epoch ``epoch`` starts, before its first flush."""
+
+    def __init__(self, epoch: int, tracker: RunTracker, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.epoch, self.tracker, self.monkeypatch = epoch, tracker, monkeypatch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            _metrics_unsendable(self.tracker, self.monkeypatch)
 
 
 class StoreAtEpochStart(pl.Callback):
@@ -127,3 +154,45 @@ def test_hyperparameters_are_flattened_into_params(tracker, params) -> None:
     with tracker.run("hparams") as run_id:
         RunLogger(tracker, run_id).log_hyperparams(params)
     assert tracker.client.get_run(run_id).data.params == {"optim.lr": "0.1"}
+
+
+def test_a_call_at_another_step_sends_the_pending_step_first(tracker, monkeypatch) -> None:
+    batches = MetricBatches(tracker, monkeypatch)
+    with tracker.run("steps") as run_id:
+        logger = RunLogger(tracker, run_id)
+        logger.log_metrics({"a": 1.0}, step=3)
+        first_call = time.time() * 1000
+        time.sleep(0.05)
+        logger.log_metrics({"b": 2.0}, step=3)
+        assert batches.sent == 0
+        logger.log_metrics({"a": 5.0}, step=7)
+        assert batches.sent == 1
+        logger.finalize("success")
+    assert _history(tracker, run_id, "a") == [(3, 1.0), (7, 5.0)]
+    assert _history(tracker, run_id, "b") == [(3, 2.0)]
+    stamps = {m.timestamp for key in ("a", "b")
+              for m in tracker.client.get_metric_history(run_id, key) if m.step == 3}
+    assert len(stamps) == 1 and stamps.pop() <= first_call  # when the step was logged
+
+
+@pytest.mark.parametrize(("error", "raised", "status"), [
+    (RuntimeError("boom"), RuntimeError, "FAILED"),
+    (KeyboardInterrupt(), SystemExit, "KILLED"),  # Lightning exits after its own shutdown
+])
+def test_a_send_that_fails_while_a_fit_fails_keeps_the_fits_error(
+    tracker, tmp_path, monkeypatch, caplog, error, raised, status
+) -> None:
+    # Epoch 1's validation metrics are pending when it fails, and cannot be sent.
+    callbacks = [UnsendableFrom(1, tracker, monkeypatch), FailsAfterValidation(1, error)]
+    with (caplog.at_level(logging.WARNING, "rnnaudio.tracking.run_logger"),
+          pytest.raises(raised), tracker.run("unsendable") as run_id):
+        _fit(tracker, run_id, tmp_path, callbacks)
+    assert tracker.client.get_run(run_id).info.status == status
+    assert len(_history(tracker, run_id, "val_loss")) == 1  # epoch 0, sent before
+    assert "were not sent: tracking server unreachable" in caplog.text
+
+
+def test_a_send_that_fails_after_a_good_fit_fails_it(tracker, tmp_path, monkeypatch) -> None:
+    with pytest.raises(MlflowException), tracker.run("lost") as run_id:
+        _fit(tracker, run_id, tmp_path, [UnsendableFrom(EPOCHS - 1, tracker, monkeypatch)])
+    assert tracker.client.get_run(run_id).info.status == "FAILED"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
+from mlflow.entities import Metric
 
 from rnnaudio.config import TrackingConfig
 from rnnaudio.tracking.params import flatten
@@ -78,3 +79,11 @@ def test_ui_command_for_a_local_store(tracker):
 def test_flatten_gives_dotted_keys():
     assert flatten({"model": {"cell": "gru", "hidden_size": 8}, "seed": 0}) == {
         "model.cell": "gru", "model.hidden_size": "8", "seed": "0"}
+
+
+def test_more_than_a_batch_of_metric_points_are_all_logged(tracker):
+    with tracker.run("long series") as run_id:
+        tracker.log_metric_points(run_id, [Metric("m", float(step), 0, step)
+                                           for step in range(2500)])
+    history = tracker.client.get_metric_history(run_id, "m")
+    assert sorted(m.step for m in history) == list(range(2500))

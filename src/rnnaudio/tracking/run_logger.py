@@ -1,26 +1,28 @@
 """Lightning's metrics into a run the harness opened: one MLflow request per epoch.
 
 Lightning's ``MLFlowLogger`` sends every ``log_metrics`` call as its own request, and an
-epoch makes two at the same step: the validation metrics when validation ends, then the
-training metrics when the epoch ends. It also asks for the run when it starts and marks it
-FINISHED when the fit ends, though the harness's own run context ends the run, after the
-fold's figures and checkpoint are logged. Each request costs a multi-worker sweep's
-loopback server 5-10 ms of CPU beside the trials, and a remote tracking server a round
-trip inside the training loop.
+epoch with validation makes two at the same step: the validation metrics when validation
+ends, then the training metrics when the epoch ends. It also fetches the run when a fit
+starts, and fetches and ends it (FINISHED or FAILED) when the fit ends, though the
+harness's own run context ends the run, after the fold's figures and checkpoint. Each
+request costs a multi-worker sweep's loopback server 5-10 ms of CPU beside the trials,
+and a remote tracking server a round trip inside the training loop.
 
-:class:`RunLogger` gathers the calls of one step and sends them as one batch when the
-next epoch starts (:class:`FlushEachEpoch`), when a call comes at another step, and when
-the fit ends or fails, so the UI shows each epoch as soon as it ends. It never changes the
-run's status.
+:class:`RunLogger` gathers the calls of one step and sends them as one batch, stamped
+with the time of the first: when the next epoch starts
+(:class:`~rnnaudio.training.callbacks.FlushEachEpoch`, which ``build_trainer`` adds), when
+a call comes at another step, and when the fit ends or fails. It never changes the run's
+status.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-import pytorch_lightning as pl
 from mlflow.tracking import MlflowClient
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.loggers.logger import rank_zero_experiment
@@ -28,6 +30,8 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
+
+log = logging.getLogger(__name__)
 
 
 class RunLogger(Logger):
@@ -39,6 +43,7 @@ class RunLogger(Logger):
         self.run_id = run_id
         self._pending: dict[str, float] = {}
         self._step = 0
+        self._logged_at = 0  # ms: when the pending step's first call came
 
     @property
     def name(self) -> str:
@@ -66,27 +71,29 @@ class RunLogger(Logger):
         step = step or 0
         if self._pending and step != self._step:
             self.flush()
+        if not self._pending:
+            self._logged_at = int(time.time() * 1000)
         self._pending.update(metrics)
         self._step = step
 
     @rank_zero_only
     def flush(self) -> None:
         """Sends what was logged since the last flush, as one batch."""
-        if self._pending:
-            self.tracker.log_metrics(self.run_id, self._pending, step=self._step)
-            self._pending = {}
+        # Taken before sending: a batch is sent once, even if Ctrl-C lands during the send.
+        pending, self._pending = self._pending, {}
+        if pending:
+            self.tracker.log_metrics(self.run_id, pending, self._step, self._logged_at)
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        # Also on a failed or interrupted fit: its last epochs are what explains it.
-        self.flush()
+        if status == "success":
+            self.flush()
+            return
+        # Lightning finalizes a failed or interrupted fit inside its own except block: the
+        # last epoch's metrics help explain it, but a failure to send them must not replace
+        # the error (or the Ctrl-C) that ended the fit.
+        try:
+            self.flush()
+        except Exception as error:
+            log.warning("metrics of run %s's last epoch were not sent: %s", self.run_id, error)
 
-
-class FlushEachEpoch(pl.Callback):
-    """Flushes every :class:`RunLogger` when an epoch starts: the last epoch's training
-    metrics, which Lightning logs after every ``on_train_epoch_end`` hook, are then in."""
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        for logger in trainer.loggers:
-            if isinstance(logger, RunLogger):
-                logger.flush()

@@ -7,7 +7,7 @@ exception, KILLED on Ctrl-C. A run left RUNNING forever is a lie in the UI.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,9 @@ from rnnaudio.config import TrackingConfig
 from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.server import is_local_store
 
-# MLflow's batch endpoint takes at most this many params per call.
+# MLflow's batch endpoint takes at most this many params, or metrics, per call.
 PARAMS_PER_BATCH = 100
+METRICS_PER_BATCH = 1000
 
 
 class RunTracker:
@@ -76,10 +77,19 @@ class RunTracker:
         for start in range(0, len(items), PARAMS_PER_BATCH):
             self.client.log_batch(run_id, params=items[start : start + PARAMS_PER_BATCH])
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
-        timestamp = _now_ms()
+    def log_metrics(
+        self, run_id: str, metrics: Mapping[str, float], step: int = 0,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """``metrics`` at one ``step``, stamped ``timestamp_ms`` (default: now)."""
+        timestamp = _now_ms() if timestamp_ms is None else timestamp_ms
         items = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
-        self.client.log_batch(run_id, metrics=items)
+        self.log_metric_points(run_id, items)
+
+    def log_metric_points(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Points of any keys and steps, in as few requests as the batch endpoint allows."""
+        for start in range(0, len(metrics), METRICS_PER_BATCH):
+            self.client.log_batch(run_id, metrics=list(metrics[start : start + METRICS_PER_BATCH]))
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])

@@ -22,9 +22,6 @@ from rnnaudio.models.pooling import time_mask
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.figures import grad_flow_figure
 
-# MLflow's batch endpoint takes at most this many metrics per call.
-METRICS_PER_BATCH = 1000
-
 
 def input_gradient_norms(
     model: AudioClassifier,
@@ -131,8 +128,7 @@ def log_grad_flow(tracker: RunTracker, run_id: str, norms: dict[str, torch.Tenso
         Metric(f"grad_flow_log10_ratio/{label}", decay_log10(series), stamp, 0)
         for label, series in norms.items()
     ]
-    for start in range(0, len(metrics), METRICS_PER_BATCH):
-        tracker.client.log_batch(run_id, metrics=metrics[start : start + METRICS_PER_BATCH])
+    tracker.log_metric_points(run_id, metrics)
     tracker.log_figure(run_id, grad_flow_figure(norms, title), "figures/grad_flow.png")
 
 

@@ -11,7 +11,7 @@ import torch
 from pytorch_lightning.loggers import Logger
 
 from rnnaudio.config import TrainerConfig
-from rnnaudio.tracking.run_logger import FlushEachEpoch
+from rnnaudio.training.callbacks import FlushEachEpoch
 
 
 def quiet_lightning() -> None:
@@ -45,7 +45,7 @@ def build_trainer(
     ``validate=False`` trains for exactly ``max_epochs`` with no validation loop (a final
     refit on all training data, whose only evaluation is the held-out test split).
     With a logger, each epoch's metrics are sent when the next epoch starts
-    (:class:`~rnnaudio.tracking.run_logger.FlushEachEpoch`).
+    (:class:`~rnnaudio.training.callbacks.FlushEachEpoch`).
     Gradient clipping is not the trainer's: the harness's modules take their optimiser step
     by hand (:class:`~rnnaudio.training.manual_step.ManualStepModule`) and clip there.
     """
