@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from rnnaudio.config import TrainerConfig
 from rnnaudio.training.trainer import build_trainer
@@ -21,3 +22,10 @@ def test_the_nvml_probe_goes_only_where_there_is_no_gpu(monkeypatch, tmp_path: P
         assert probe is None  # AdamW's per-step availability check no longer loads NVML
     else:
         assert probe == "1"  # a GPU machine keeps Lightning's fork-safe check
+
+
+def test_checkpoints_come_only_from_a_callback_the_caller_passes(tmp_path: Path) -> None:
+    cfg = TrainerConfig(accelerator="cpu", progress=False)
+    assert build_trainer(cfg, None, [], tmp_path).checkpoint_callback is None
+    best = ModelCheckpoint(dirpath=tmp_path, monitor="val_loss")
+    assert build_trainer(cfg, None, [best], tmp_path).checkpoint_callbacks == [best]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.loggers import Logger
 
 from rnnaudio.config import TrainerConfig
@@ -45,7 +46,9 @@ def build_trainer(
     ``validate=False`` trains for exactly ``max_epochs`` with no validation loop (a final
     refit on all training data, whose only evaluation is the held-out test split).
     With a logger, each epoch's metrics are sent when the next epoch starts
-    (:class:`~rnnaudio.training.callbacks.FlushEachEpoch`).
+    (:class:`~rnnaudio.training.callbacks.FlushEachEpoch`). Checkpoints are written only
+    by a checkpoint callback the caller passes: Lightning's default one would save every
+    epoch of a refit that saves its own checkpoint once, at the end.
     Gradient clipping is not the trainer's: the harness's modules take their optimiser step
     by hand (:class:`~rnnaudio.training.manual_step.ManualStepModule`) and clip there.
     """
@@ -66,6 +69,7 @@ def build_trainer(
         deterministic=True,
         logger=logger if logger is not None else False,
         callbacks=[*callbacks, FlushEachEpoch()] if logger is not None else callbacks,
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         default_root_dir=root_dir,
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
