@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from mlflow.exceptions import MlflowException
 
-from rnnaudio.config import ModelConfig, TrackingConfig, TrainerConfig
+from rnnaudio.config import ModelConfig, TrainerConfig
 from rnnaudio.data.datamodule import FoldDataModule
 from rnnaudio.models.classifier import AudioClassifier
 from rnnaudio.tracking.run_logger import RunLogger
@@ -24,30 +25,28 @@ from rnnaudio.training.trainer import build_trainer
 EPOCHS = 3
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("mlflow")  # one schema per module: it takes seconds
+def _before_metric_batches(tracker: RunTracker, monkeypatch: pytest.MonkeyPatch,
+                           hook: Callable[[list], None]) -> None:
+    """Calls ``hook`` with each metric batch before the real client sends it."""
+    send = tracker.client.log_batch
 
+    def intercepted(run_id, metrics=(), **kwargs):
+        if metrics:
+            hook(metrics)
+        return send(run_id, metrics=metrics, **kwargs)
 
-@pytest.fixture
-def tracker(store: Path, request) -> RunTracker:
-    cfg = TrackingConfig(uri=f"sqlite:///{store / 'mlflow.db'}", experiment=request.node.name,
-                         artifact_root=str(store / "artifacts" / request.node.name))
-    return RunTracker(cfg)
+    monkeypatch.setattr(tracker.client, "log_batch", intercepted)
 
 
 class MetricBatches:
-    """Counts the tracker's metric requests, passing each through to the real client."""
+    """Counts the tracker's metric requests, each still sent by the real client."""
 
     def __init__(self, tracker: RunTracker, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sent = 0
-        send = tracker.client.log_batch
+        _before_metric_batches(tracker, monkeypatch, self._count)
 
-        def counted(run_id, metrics=(), **kwargs):
-            self.sent += bool(metrics)
-            return send(run_id, metrics=metrics, **kwargs)
-
-        monkeypatch.setattr(tracker.client, "log_batch", counted)
+    def _count(self, metrics: list) -> None:
+        self.sent += 1
 
 
 class FailsAfterValidation(pl.Callback):
@@ -64,14 +63,11 @@ class FailsAfterValidation(pl.Callback):
 
 def _metrics_unsendable(tracker: RunTracker, monkeypatch: pytest.MonkeyPatch) -> None:
     """From now on the store refuses metric batches (a server gone away, say)."""
-    send = tracker.client.log_batch
 
-    def refused(run_id, metrics=(), **kwargs):
-        if metrics:
-            raise MlflowException("tracking server unreachable")
-        return send(run_id, metrics=metrics, **kwargs)
+    def refuse(metrics: list) -> None:
+        raise MlflowException("tracking server unreachable")
 
-    monkeypatch.setattr(tracker.client, "log_batch", refused)
+    _before_metric_batches(tracker, monkeypatch, refuse)
 
 
 class UnsendableFrom(pl.Callback):

@@ -1,27 +1,11 @@
 """RunTracker against a real MLflow SQLite store."""
 
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
 from mlflow.entities import Metric
 
-from rnnaudio.config import TrackingConfig
 from rnnaudio.tracking.params import flatten
-from rnnaudio.tracking.runs import RunTracker
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    # One store per module: creating an MLflow SQLite schema takes seconds.
-    return tmp_path_factory.mktemp("mlflow")
-
-
-@pytest.fixture
-def tracker(store: Path, request) -> RunTracker:
-    cfg = TrackingConfig(uri=f"sqlite:///{store / 'mlflow.db'}", experiment=request.node.name,
-                         artifact_root=str(store / "artifacts" / request.node.name))
-    return RunTracker(cfg)
 
 
 def test_children_nest_under_their_parent_and_finish(tracker):

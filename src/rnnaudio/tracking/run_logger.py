@@ -96,4 +96,3 @@ class RunLogger(Logger):
             self.flush()
         except Exception as error:
             log.warning("metrics of run %s's last epoch were not sent: %s", self.run_id, error)
-
