@@ -31,15 +31,17 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         check_choice("trainer", "accelerator", self.accelerator, self.ACCELERATORS)
         check_choice("trainer", "precision", self.precision, self.PRECISIONS)
-        check_range("trainer", "devices", self.devices, 1)
+        if self.devices != 1:
+            # Lightning's multi-device strategies start one process per device that reruns
+            # the whole command (folds, MLflow runs and all): the harness has no such path.
+            raise ConfigError(
+                f"trainer.devices={self.devices!r} is not supported: a fit trains on one "
+                "device; to use several GPUs, start one sweep per GPU (CUDA_VISIBLE_DEVICES=i) "
+                "on the same sweep.storage"
+            )
         check_range("trainer", "max_epochs", self.max_epochs, 1)
         check_range("trainer", "batch_size", self.batch_size, 1)
         check_range("trainer", "steps_per_execution", self.steps_per_execution, 1)
-        if self.devices > 1 and self.steps_per_execution > 1:
-            raise ConfigError(
-                f"trainer.steps_per_execution={self.steps_per_execution} needs trainer.devices=1 "
-                "(Lightning shards plain loaders only); add trainer.steps_per_execution=1"
-            )
         check_range("trainer", "lr", self.lr, 0.0)
         check_range("trainer", "weight_decay", self.weight_decay, 0.0)
         check_range("trainer", "gradient_clip_val", self.gradient_clip_val, 0.0)

@@ -10,8 +10,8 @@ with ``steps_per_execution``; here the training loader yields a :class:`StepGrou
 every optimiser step are the ones the plain loader gives, and metrics are logged at the same
 steps; what counts passes of the loop counts groups (``on_train_batch_start``/``end``,
 the progress bar, ``limit_train_batches``, ``val_check_interval``), and on a GPU the
-prefetcher holds one group ahead instead of one batch. Lightning shards only a plain
-``DataLoader`` across devices, so the config allows groups with one device only.
+prefetcher holds one group ahead instead of one batch. A fit trains on one device
+(``trainer.devices=1``), so no loader is sharded across devices.
 """
 
 from __future__ import annotations
