@@ -71,3 +71,8 @@ def test_the_shipped_specs_compose():
 def test_a_spec_needs_trials_or_a_timeout():
     with pytest.raises(ConfigError, match=r"sweep.n_trials=null and sweep.timeout=null"):
         compose_config(["+sweep=demo", "sweep.n_trials=null"])
+
+
+def test_a_storage_that_is_not_a_url_is_refused_before_anything_starts():
+    with pytest.raises(ConfigError, match=r"sweep.storage='optuna.db' is not a database URL"):
+        compose_config(["+sweep=demo", "sweep.storage=optuna.db"])

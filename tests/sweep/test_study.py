@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from rnnaudio.config import SearchParam, SweepConfig
+from rnnaudio.config import ConfigError, SearchParam, SweepConfig
 from rnnaudio.sweep.budget import BudgetClaimed
 from rnnaudio.sweep.study import make_pruner, make_sampler, open_storage, open_study, trial_budget
 from rnnaudio.sweep.worker import budget_met, wait_for_budget
@@ -25,6 +25,24 @@ def test_reopening_the_study_continues_it(tmp_path):
     first.tell(first.ask(), 1.0)
     again = open_study(spec(tmp_path), folds=3)
     assert len(again.trials) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("foo://host/db", "Can't load plugin: sqlalchemy.dialects:foo"),
+        ("sqlite:///{tmp}/missing/o.db", "unable to open database file"),
+        ("postgresql://nobody@127.0.0.1:1/db", "Connection refused"),  # nothing listens on 1
+    ],
+)
+def test_a_storage_that_cannot_be_opened_is_one_line_naming_the_field(tmp_path, url, reason):
+    url = url.format(tmp=tmp_path)
+    with pytest.raises(ConfigError) as error:
+        open_storage(SweepConfig(storage=url, space={"k": SearchParam(choices=[1])}))
+    message = str(error.value)
+    assert message.startswith(f"sweep.storage={url!r} cannot be opened (")
+    assert reason in message
+    assert "\n" not in message
 
 
 def test_budget_counts_finished_trials_across_processes(tmp_path):

@@ -83,6 +83,11 @@ class SweepConfig:
             raise ConfigError("sweep.n_trials=null and sweep.timeout=null; give at least one")
         if self.n_trials is not None:
             check_range("sweep", "n_trials", self.n_trials, 1)
+        if "://" not in self.storage:
+            raise ConfigError(
+                f"sweep.storage={self.storage!r} is not a database URL; give e.g. "
+                "sqlite:///optuna.db or postgresql://user@host/db"
+            )
         check_range("sweep", "workers", self.workers, 1)
         check_range("sweep", "max_failures", self.max_failures, 1)
         check_range("sweep", "heartbeat_interval", self.heartbeat_interval, 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from rnnaudio.config import ConfigError, SweepConfig
 from rnnaudio.sweep.budget import BudgetedStorage
@@ -22,24 +23,28 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 def open_storage(spec: SweepConfig) -> BudgetedStorage:
     """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats, retries and the
-    sweep's trial budget."""
-    if "://" not in spec.storage:
-        raise ConfigError(
-            f"sweep.storage={spec.storage!r} is not a database URL; give e.g. "
-            "sqlite:///optuna.db or postgresql://user@host/db"
-        )
+    sweep's trial budget. A URL that cannot be opened (an unknown dialect, a missing
+    driver, a folder that does not exist, a server that refuses) is a one-line ConfigError."""
     engine_kwargs = {}
     if spec.storage.startswith("sqlite"):
         # Local workers share the file: wait for its write lock rather than fail at once.
         engine_kwargs = {"connect_args": {"timeout": 120}}
-    return BudgetedStorage(
-        spec.storage,
-        trial_budget(spec),
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=spec.heartbeat_interval,
-        grace_period=spec.grace_period,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry),
-    )
+    try:
+        return BudgetedStorage(
+            spec.storage,
+            trial_budget(spec),
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=spec.heartbeat_interval,
+            grace_period=spec.grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                max_retry=spec.max_retry),
+        )
+    except (SQLAlchemyError, ImportError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"sweep.storage={spec.storage!r} cannot be opened ({reason}); give e.g. "
+            "sqlite:///optuna.db or postgresql://user@host/db"
+        ) from error
 
 
 def make_sampler(spec: SweepConfig) -> optuna.samplers.BaseSampler:
