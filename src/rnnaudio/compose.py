@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from rnnaudio.config import Config, ConfigError, ReportConfig, register_configs, to_config
+from rnnaudio.config.checks import first_line
 
 
 def resource_dir(name: str) -> Path:
@@ -97,14 +98,10 @@ def describe_error(error: BaseException) -> str:
         group, _, choice = error.missing_cfg_file.rpartition("/")
         return f"{group}={choice!r} is not one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
-        return f"cannot parse override: {_first_line(str(error))}"
+        return f"cannot parse override: {first_line(error)}"
     cause = error.__cause__ if error.__cause__ is not None else error
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
         return f"{cause.full_key} is not a config field; see `rnnaudio train --cfg job`"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
-        return f"{cause.full_key}: {_first_line(cause.msg or str(cause))}"
-    return _first_line(str(error))
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "invalid configuration"
+        return f"{cause.full_key}: {first_line(cause.msg or cause)}"
+    return first_line(error)

@@ -1,11 +1,15 @@
 """RunTracker against a real MLflow SQLite store."""
 
+import time
 
 import matplotlib.pyplot as plt
 import pytest
 from mlflow.entities import Metric
 
+from rnnaudio.config import ConfigError, TrackingConfig
 from rnnaudio.tracking.params import flatten
+from rnnaudio.tracking.runs import RunTracker
+from rnnaudio.tracking.server import free_port
 
 
 def test_children_nest_under_their_parent_and_finish(tracker):
@@ -71,3 +75,20 @@ def test_more_than_a_batch_of_metric_points_are_all_logged(tracker):
                                            for step in range(2500)])
     history = tracker.client.get_metric_history(run_id, "m")
     assert sorted(m.step for m in history) == list(range(2500))
+
+
+def test_a_scheme_mlflow_cannot_open_is_one_line_naming_the_field(tmp_path):
+    cfg = TrackingConfig(uri="foo://x", artifact_root=str(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        RunTracker(cfg)
+    assert str(error.value).startswith("tracking.uri='foo://x' is not a store MLflow can open")
+    assert "\n" not in str(error.value)
+
+
+def test_a_server_uri_where_nothing_listens_fails_at_once(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"  # free: nothing listens there
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"tracking.uri='{uri}': no MLflow server answers"):
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    # MLflow's client alone retries a refused connection for minutes.
+    assert time.monotonic() - start < 10

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,20 @@ def test_server_logs_runs_and_starts_no_job_runner(tmp_path: Path, monkeypatch) 
     while _session_commands(session) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _session_commands(session) == []  # stopped with the block
+
+
+def test_a_server_that_answers_with_an_http_error_passes_the_check() -> None:
+    """A proxy that asks for credentials is a server; MLflow's client handles the rest."""
+
+    class AsksForCredentials(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), AsksForCredentials) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        server.check_answers(f"http://127.0.0.1:{httpd.server_address[1]}")
+        httpd.shutdown()

@@ -1,4 +1,5 @@
-"""The error every bad config value raises, and the two checks nearly all of them use."""
+"""The error every bad config value raises, the two checks nearly all of them use, and the
+one line of another library's error that such a message quotes."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def check_range(
     if (low is not None and value < low) or (high is not None and value > high):
         valid = " and ".join(limit for limit in limits if limit)
         raise ConfigError(f"{group}.{name}={value!r} is out of range; valid values are {valid}")
+
+
+def first_line(error: object, default: str = "invalid configuration") -> str:
+    """The first non-blank line of ``str(error)``: what a one-line message quotes of a
+    library's error (SQLAlchemy's and MLflow's run to several lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else default

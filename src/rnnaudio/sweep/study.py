@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnnaudio.config import ConfigError, SweepConfig
+from rnnaudio.config.checks import first_line
 from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
 
@@ -40,9 +41,9 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
                 max_retry=spec.max_retry),
         )
     except (SQLAlchemyError, ImportError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(
-            f"sweep.storage={spec.storage!r} cannot be opened ({reason}); give e.g. "
+            f"sweep.storage={spec.storage!r} cannot be opened "
+            f"({first_line(error, type(error).__name__)}); give e.g. "
             "sqlite:///optuna.db or postgresql://user@host/db"
         ) from error
 

@@ -16,12 +16,14 @@ import matplotlib.pyplot as plt
 import yaml
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-from rnnaudio.config import TrackingConfig
+from rnnaudio.config import ConfigError, TrackingConfig
+from rnnaudio.config.checks import first_line
 from rnnaudio.interrupt import interrupted
-from rnnaudio.tracking.server import is_local_store
+from rnnaudio.tracking.server import check_answers, is_local_store, is_server
 
 # MLflow's batch endpoint takes at most this many params, or metrics, per call.
 PARAMS_PER_BATCH = 100
@@ -33,7 +35,16 @@ class RunTracker:
 
     def __init__(self, cfg: TrackingConfig) -> None:
         self.uri = cfg.uri
-        self.client = MlflowClient(tracking_uri=cfg.uri)
+        if is_server(cfg.uri):
+            check_answers(cfg.uri)
+        try:
+            self.client = MlflowClient(tracking_uri=cfg.uri)
+        except MlflowException as error:  # a scheme MLflow has no store for
+            reason = first_line(error).split(". ")[0]  # MLflow's goes on for sentences
+            raise ConfigError(
+                f"tracking.uri={cfg.uri!r} is not a store MLflow can open ({reason}); give "
+                "e.g. sqlite:///mlflow.db, postgresql://user@host/db or http://host:5000"
+            ) from error
         self.experiment_id = self._experiment(cfg)
 
     def _experiment(self, cfg: TrackingConfig) -> str:

@@ -14,16 +14,38 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnaudio.config import ConfigError
+
 
 def is_local_store(uri: str) -> bool:
     """True for a database file this process writes itself (no server in between)."""
     return uri.startswith("sqlite:")
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_answers(uri: str, timeout: float = 10.0) -> None:
+    """Raises a one-line ConfigError at once when nothing answers at the server ``uri``;
+    MLflow's client would retry a refused connection for minutes before it gave up."""
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # something answers (a proxy asking for credentials, say): MLflow's turn
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise ConfigError(
+            f"tracking.uri={uri!r}: no MLflow server answers ({reason}); start one "
+            "(`mlflow server`) or log to a local store, e.g. tracking.uri=sqlite:///mlflow.db"
+        ) from error
 
 
 def free_port() -> int:

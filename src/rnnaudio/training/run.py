@@ -121,9 +121,9 @@ def train(
     called with each finished fold and all folds so far, and stops the CV by returning True
     (a pruned trial). An exception ends every open run as FAILED, never RUNNING.
     """
+    tracker = RunTracker(cfg.tracking)  # a store that cannot be opened fails before the data
     task = task_data(cfg)
     folds, names = task.folds, task.fold_names
-    tracker = RunTracker(cfg.tracking)
     params = flatten(dataclasses.asdict(cfg))
     name = cfg.tracking.run_name or f"{cfg.model.cell}-h{cfg.model.hidden_size}-cv{cfg.cv.folds}"
     with _work_dir(output_dir) as work, tracker.run(name, parent_run_id, tags) as run_id:
