@@ -181,6 +181,24 @@ def test_store_is_one_file_named_by_key_with_no_temp_left(cache, manifest):
     assert sorted(p.name for p in cache.cache_dir.iterdir()) == [f"{key(manifest)}.pt"]
 
 
+def test_a_cache_dir_that_cannot_be_created_fails_before_extracting(manifest, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    cache = FeatureCache(blocker / "cache")
+    with pytest.raises(ConfigError, match=r"features.cache_dir='.*a_file/cache' cannot be "
+                                          r"created \(Not a directory\)"):
+        compute(cache, manifest)
+
+
+def test_an_entry_that_cannot_be_stored_still_gives_the_features(cache, manifest, caplog):
+    expected = compute(FeatureCache(cache.cache_dir.with_name("other")), manifest)
+    cache.path_for(key(manifest)).mkdir(parents=True)  # a folder where the entry would go
+    (cache.path_for(key(manifest)) / "occupied").write_text("")
+    assert torch.equal(compute(cache, manifest), expected)
+    assert "could not be stored" in caplog.text
+    assert not list(cache.cache_dir.glob(".*.tmp"))
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_corrupt_cache_file_is_rebuilt(cache, manifest, damage):
     good = compute(cache, manifest)

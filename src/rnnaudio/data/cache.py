@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 import torchaudio
 
-from rnnaudio.config import FeatureConfig
+from rnnaudio.config import ConfigError, FeatureConfig
 from rnnaudio.data.data_report import DataReport
 from rnnaudio.data.extract import ExtractedFeatures, extract_features
 from rnnaudio.data.features import num_frames
@@ -111,11 +111,16 @@ class FeatureCache:
             cached.report.check(max_bad_fraction)
             return cached
         log.info("feature cache miss: computing %d clips into %s", len(manifest), path)
+        self._make_dir()  # before the extraction, which a bad folder would waste
         cached = extract_features(
             manifest, cfg, sample_rate, num_samples, variable=variable, progress=progress
         )
         cached.report.check(max_bad_fraction)
-        self._store(path, key, cached)
+        try:
+            self._store(path, key, cached)
+        except OSError as err:  # a full disk: the features are computed, the run goes on
+            log.warning("feature cache entry %s could not be stored (%s); going on without "
+                        "it, the next run extracts again", path, err)
         return cached
 
     def load_or_compute(
@@ -160,8 +165,16 @@ class FeatureCache:
             return None
         return ExtractedFeatures(features, lengths, kept, report)
 
+    def _make_dir(self) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"features.cache_dir={str(self.cache_dir)!r} cannot be created "
+                f"({err.strerror or err}); give a folder this user can write"
+            ) from err
+
     def _store(self, path: Path, key: str, cached: ExtractedFeatures) -> None:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
         entry = {
             "key": key,
             "features": cached.features,
