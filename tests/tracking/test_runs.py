@@ -81,14 +81,53 @@ def test_a_scheme_mlflow_cannot_open_is_one_line_naming_the_field(tmp_path):
     cfg = TrackingConfig(uri="foo://x", artifact_root=str(tmp_path))
     with pytest.raises(ConfigError) as error:
         RunTracker(cfg)
-    assert str(error.value).startswith("tracking.uri='foo://x' is not a store MLflow can open")
-    assert "\n" not in str(error.value)
+    assert str(error.value) == (
+        "tracking.uri='foo://x' is not a store MLflow can open; valid schemes are file, "
+        "databricks, databricks-uc, uc, http, https, postgresql, mysql, sqlite, mssql "
+        "(e.g. sqlite:///mlflow.db or http://host:5000)")
 
 
 def test_a_server_uri_where_nothing_listens_fails_at_once(tmp_path):
     uri = f"http://127.0.0.1:{free_port()}"  # free: nothing listens there
     start = time.monotonic()
-    with pytest.raises(ConfigError, match=rf"tracking.uri='{uri}': no MLflow server answers"):
+    with pytest.raises(ConfigError) as error:
         RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert str(error.value) == (
+        f"tracking.uri='{uri}': no MLflow server answers (Failed to establish a new "
+        "connection: [Errno 111] Connection refused); start one (`mlflow server`) or log to "
+        "a local store, e.g. tracking.uri=sqlite:///mlflow.db")
     # MLflow's client alone retries a refused connection for minutes.
     assert time.monotonic() - start < 10
+
+
+def test_a_password_in_the_uri_is_not_shown(tmp_path):
+    uri = f"http://researcher:s3cret@127.0.0.1:{free_port()}"
+    with pytest.raises(ConfigError) as error:
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert "s3cret" not in str(error.value)
+    assert "'http://researcher:***@127.0.0.1:" in str(error.value)
+
+
+@pytest.mark.parametrize("uri", ["http://127.0.0.1:abc", "http://[::1"])
+def test_a_server_uri_that_is_no_url_is_one_line(tmp_path, uri):
+    with pytest.raises(ConfigError) as error:
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert str(error.value) == (
+        f"tracking.uri='{uri}' is not a valid URL; give e.g. http://127.0.0.1:5000")
+
+
+def test_a_sqlite_file_under_a_file_fails_at_once(tmp_path):
+    (tmp_path / "runs").write_text("a file, not a folder")
+    uri = f"sqlite:///{tmp_path}/runs/mlflow.db"
+    start = time.monotonic()
+    with pytest.raises(ConfigError) as error:
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert str(error.value).startswith(
+        f"tracking.uri='{uri}': cannot make folder {tmp_path}/runs (")
+    assert time.monotonic() - start < 10  # MLflow alone retries it for minutes
+
+
+def test_a_sqlite_file_in_a_new_folder_is_made(tmp_path):
+    uri = f"sqlite:///{tmp_path}/runs/2026/mlflow.db"
+    RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert (tmp_path / "runs" / "2026" / "mlflow.db").is_file()

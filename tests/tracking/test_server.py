@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from rnnaudio.config import ConfigError
 from rnnaudio.tracking import server
 
 
@@ -56,18 +59,50 @@ def test_server_logs_runs_and_starts_no_job_runner(tmp_path: Path, monkeypatch) 
     assert _session_commands(session) == []  # stopped with the block
 
 
+class _Answers(BaseHTTPRequestHandler):
+    status = 401  # a proxy that asks for credentials
+    delay = 0.0
+
+    def do_GET(self) -> None:
+        time.sleep(self.delay)
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def _answering(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        finally:
+            httpd.shutdown()
+
+
 def test_a_server_that_answers_with_an_http_error_passes_the_check() -> None:
     """A proxy that asks for credentials is a server; MLflow's client handles the rest."""
+    with _answering(_Answers) as uri:
+        server.check_answers(uri)
 
-    class AsksForCredentials(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(401)
-            self.end_headers()
 
-        def log_message(self, *args) -> None:
-            pass
+def test_a_server_slower_than_the_probe_passes_the_check() -> None:
+    """Whether a slow server will do is for MLflow's own timeouts and retries to say."""
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), AsksForCredentials) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        server.check_answers(f"http://127.0.0.1:{httpd.server_address[1]}")
-        httpd.shutdown()
+    class Slow(_Answers):
+        delay = 2.0
+
+    with _answering(Slow) as uri:
+        server.check_answers(uri, timeout=0.5)
+
+
+def test_a_server_that_answered_once_is_not_asked_again() -> None:
+    """A sweep opens a tracker per trial: a brief outage mid-sweep is for MLflow's retries,
+    not a config error that fails the trial."""
+    with _answering(_Answers) as uri:
+        server.check_answers(uri)
+    server.check_answers(uri)  # nothing listens now
+    with pytest.raises(ConfigError, match="no MLflow server answers"):
+        server.check_answers(uri.replace("127.0.0.1", "localhost"))

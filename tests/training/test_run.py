@@ -9,6 +9,7 @@ import pytest
 
 from local_runs import local_overrides as small_overrides
 from rnnaudio.compose import compose_config
+from rnnaudio.config import ConfigError
 from rnnaudio.training.run import train
 
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
@@ -76,3 +77,11 @@ def test_a_different_seed_gives_different_metrics(synth_corpus, tmp_path):
     first = train(compose_config(small_overrides(synth_corpus, tmp_path, "seed=1")))
     second = train(compose_config(small_overrides(synth_corpus, tmp_path, "seed=2")))
     assert first.summary != second.summary
+
+
+def test_a_tracking_store_that_cannot_be_opened_fails_before_the_data_is_read(tmp_path):
+    """Reading a corpus can take minutes; a typo in tracking.uri must not wait for it."""
+    cfg = compose_config(["dataset=esc50", f"dataset.root={tmp_path / 'no_corpus'}",
+                          "tracking.uri=foo://x"])
+    with pytest.raises(ConfigError, match=r"^tracking.uri='foo://x' is not a store MLflow"):
+        train(cfg)

@@ -1,10 +1,11 @@
-"""The error every bad config value raises, the two checks nearly all of them use, and the
-one line of another library's error that such a message quotes."""
+"""The error every bad config value raises, the two checks nearly all of them use, and what
+such a message may quote: one line of another library's error, a URL without its password."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class ConfigError(ValueError):
@@ -31,3 +32,16 @@ def first_line(error: object, default: str = "invalid configuration") -> str:
     library's error (SQLAlchemy's and MLflow's run to several lines)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else default
+
+
+def without_password(url: str) -> str:
+    """``url`` as an error message may show it: a password in it becomes ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket, say): nothing to find
+        return url
+    if not password:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

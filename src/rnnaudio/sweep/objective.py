@@ -45,18 +45,20 @@ class CVObjective:
     def __call__(self, trial: optuna.Trial) -> float:
         self.trial_number = trial.number
         choices = suggest(trial, self.spec.space)
-        cfg = compose_config(merge_overrides(self.spec.overrides, self.overrides,
-                                             to_overrides(choices)))
-        cfg.tracking.run_name = f"{self.spec.study_name}-trial{trial.number}"
         tags = trial_tags(self.spec.study_name, trial.number)
-        tracker = RunTracker(cfg.tracking)
+        tracker: RunTracker | None = None
         try:
+            cfg = compose_config(merge_overrides(self.spec.overrides, self.overrides,
+                                                 to_overrides(choices)))
+            cfg.tracking.run_name = f"{self.spec.study_name}-trial{trial.number}"
+            tracker = RunTracker(cfg.tracking)
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
                            after_fold=lambda fold, folds: self._report(trial, fold, folds))
         except BaseException as error:
-            _tag_state(tracker, tags, "FAIL")
             reason = "interrupted" if interrupted(error) else f"{type(error).__name__}: {error}"
             trial.set_user_attr(FAIL_REASON, reason)
+            if tracker is not None:
+                _tag_state(tracker, tags, "FAIL")
             raise
         summary = result.summary
         trial.set_user_attr("mlflow_run_id", result.parent_run_id)

@@ -28,7 +28,7 @@ from rnnaudio.sweep.errors import SweepFailedError
 from rnnaudio.sweep.objective import FAIL_REASON, STATE_TAG, STUDY_TAG, TRIAL_TAG, CVObjective
 from rnnaudio.sweep.study import FINISHED, count, open_study, trial_budget
 from rnnaudio.tracking.runs import RunTracker
-from rnnaudio.tracking.server import wait_healthy
+from rnnaudio.tracking.server import is_server, wait_healthy
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     cfg = compose_config(overrides)
     spec = cfg.sweep
     assert spec is not None
-    if cfg.tracking.uri.startswith(("http://", "https://")):
+    if is_server(cfg.tracking.uri):
         wait_healthy(cfg.tracking.uri)  # a server started beside the workers, or a remote one
     study = open_study(spec, cfg.cv.folds)
     tracker = RunTracker(cfg.tracking)

@@ -6,6 +6,7 @@ exception, KILLED on Ctrl-C. A run left RUNNING forever is a lie in the UI.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,12 +17,13 @@ import matplotlib.pyplot as plt
 import yaml
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from sqlalchemy.engine import make_url
 
 from rnnaudio.config import ConfigError, TrackingConfig
-from rnnaudio.config.checks import first_line
+from rnnaudio.config.checks import without_password
 from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server
 
@@ -37,13 +39,15 @@ class RunTracker:
         self.uri = cfg.uri
         if is_server(cfg.uri):
             check_answers(cfg.uri)
+        elif is_local_store(cfg.uri):
+            _check_writable(cfg.uri)
         try:
             self.client = MlflowClient(tracking_uri=cfg.uri)
-        except MlflowException as error:  # a scheme MLflow has no store for
-            reason = first_line(error).split(". ")[0]  # MLflow's goes on for sentences
+        except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
+            schemes = ", ".join(s for s in error.supported_uri_schemes if s)
             raise ConfigError(
-                f"tracking.uri={cfg.uri!r} is not a store MLflow can open ({reason}); give "
-                "e.g. sqlite:///mlflow.db, postgresql://user@host/db or http://host:5000"
+                f"tracking.uri={without_password(cfg.uri)!r} is not a store MLflow can open; "
+                f"valid schemes are {schemes} (e.g. sqlite:///mlflow.db or http://host:5000)"
             ) from error
         self.experiment_id = self._experiment(cfg)
 
@@ -124,6 +128,26 @@ class RunTracker:
         if is_local_store(self.uri):
             return f"mlflow ui --backend-store-uri {self.uri}"
         return f"open {self.uri} in a browser"
+
+
+def _check_writable(uri: str) -> None:
+    """MLflow retries a SQLite file it cannot write for minutes, then prints a traceback.
+    A missing folder is made, as MLflow itself would."""
+    database = make_url(uri).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        problem = f"cannot make folder {path.parent} ({error.strerror})"
+    else:
+        target = path if path.exists() else path.parent
+        if os.access(target, os.W_OK):
+            return
+        problem = f"{target} is not writable"
+    raise ConfigError(f"tracking.uri={uri!r}: {problem}; give a file in a writable folder, "
+                      "e.g. tracking.uri=sqlite:///mlflow.db")
 
 
 def _now_ms() -> int:

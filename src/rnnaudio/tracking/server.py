@@ -14,14 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnaudio.config import ConfigError
+from rnnaudio.config.checks import without_password
 
 
 def is_local_store(uri: str) -> bool:
@@ -30,22 +29,62 @@ def is_local_store(uri: str) -> bool:
 
 
 def is_server(uri: str) -> bool:
+    """True for a tracking server's http(s) URL (MLflow's REST client, not a database)."""
     return uri.startswith(("http://", "https://"))
 
 
+# Servers that answered once in this process: a sweep builds a tracker per trial, and a
+# remote server's brief outage mid-sweep is for MLflow's own retries, not a config error.
+_ANSWERED: set[str] = set()
+
+
 def check_answers(uri: str, timeout: float = 10.0) -> None:
-    """Raises a one-line ConfigError at once when nothing answers at the server ``uri``;
+    """Raises a one-line ConfigError at once when ``uri`` is no URL or nothing listens there;
     MLflow's client would retry a refused connection for minutes before it gave up."""
-    try:
-        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout).close()
-    except urllib.error.HTTPError:
-        return  # something answers (a proxy asking for credentials, say): MLflow's turn
-    except OSError as error:
-        reason = getattr(error, "reason", error)
+    if uri in _ANSWERED:
+        return
+    refused = _refusal(uri, timeout)
+    if refused is not None:
         raise ConfigError(
-            f"tracking.uri={uri!r}: no MLflow server answers ({reason}); start one "
-            "(`mlflow server`) or log to a local store, e.g. tracking.uri=sqlite:///mlflow.db"
-        ) from error
+            f"tracking.uri={without_password(uri)!r}: no MLflow server answers ({refused}); "
+            "start one (`mlflow server`) or log to a local store, e.g. "
+            "tracking.uri=sqlite:///mlflow.db"
+        )
+    _ANSWERED.add(uri)
+
+
+def _refusal(uri: str, timeout: float) -> str | None:
+    """Why nothing answers at ``uri``'s ``/health``, or None when something does.
+
+    The probe goes through MLflow's own HTTP client, so that the credentials and TLS
+    settings MLflow reads (``MLFLOW_TRACKING_*``, ``REQUESTS_CA_BUNDLE``) apply to it too.
+    Any HTTP status counts as an answer, as do a timeout and a TLS failure: whether such a
+    server will do is for MLflow to say, with its own retries and messages.
+    """
+    # Imported here: a sweep starts this module's server before its 3 s of MLflow imports.
+    import requests
+    from mlflow.exceptions import InvalidUrlException, MlflowException
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+    from urllib3.exceptions import NewConnectionError
+
+    try:
+        http_request(get_default_host_creds(uri), "/health", "GET", max_retries=0,
+                     timeout=timeout, raise_on_status=False)
+    except InvalidUrlException as error:
+        raise ConfigError(f"tracking.uri={without_password(uri)!r} is not a valid URL; "
+                          "give e.g. http://127.0.0.1:5000") from error
+    except MlflowException as error:
+        # MLflow raises its own without chaining requests' error, whose first argument is
+        # urllib3's MaxRetryError with the reason.
+        cause = error.__context__
+        refused = isinstance(cause, requests.ConnectionError)
+        retries = next(iter(cause.args), None) if refused else None
+        reason = getattr(retries, "reason", None)
+        if isinstance(reason, NewConnectionError):  # refused, or a host that does not resolve
+            # urllib3's words without its "HTTPConnection(host=..., port=...): " prefix
+            return str(reason).split("): ", 1)[-1]
+    return None
 
 
 def free_port() -> int:
@@ -122,17 +161,15 @@ def wait_healthy(
     uri: str, timeout: float = 120.0, server: subprocess.Popen | None = None,
     log: Path | None = None,
 ) -> None:
-    """Returns once ``uri``'s ``/health`` answers 200; raises after ``timeout`` seconds, or
-    at once when the (local) ``server`` process has exited, quoting the end of its ``log``."""
+    """Returns once something answers at ``uri``; raises after ``timeout`` seconds, or at
+    once when the (local) ``server`` process has exited, quoting the end of its ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server is not None and server.poll() is not None:
             error = log.read_text(errors="replace")[-500:] if log is not None else ""
             raise RuntimeError(f"mlflow server exited with {server.returncode}: {error}")
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
+        if _refusal(uri, timeout=2) is None:
+            _ANSWERED.add(uri)
+            return
+        time.sleep(0.2)
     raise RuntimeError(f"mlflow server on {uri} not healthy after {timeout:.0f} s")
