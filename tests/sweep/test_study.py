@@ -45,6 +45,17 @@ def test_a_storage_that_cannot_be_opened_is_one_line_naming_the_field(tmp_path, 
     assert "\n" not in message
 
 
+def test_a_missing_driver_is_named_and_the_password_hidden():
+    # mysqlclient, SQLAlchemy's default MySQL driver, is none of the project's dependencies.
+    url = "mysql://researcher:s3cret@127.0.0.1/optuna"
+    with pytest.raises(ConfigError) as error:
+        open_storage(SweepConfig(storage=url, space={"k": SearchParam(choices=[1])}))
+    assert str(error.value) == (
+        "sweep.storage='mysql://researcher:***@127.0.0.1/optuna' cannot be opened (No module "
+        "named 'MySQLdb'; install the database's driver, for PostgreSQL pip install -e "
+        "'.[postgres]'); give e.g. sqlite:///optuna.db or postgresql://user@host/db")
+
+
 def test_budget_counts_finished_trials_across_processes(tmp_path):
     s = spec(tmp_path, n_trials=2)
     study = open_study(s, folds=3)

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnnaudio.config import ConfigError, SweepConfig
-from rnnaudio.config.checks import first_line
+from rnnaudio.config.checks import first_line, without_password
 from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
 
@@ -40,12 +40,21 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                 max_retry=spec.max_retry),
         )
-    except (SQLAlchemyError, ImportError) as error:
-        raise ConfigError(
-            f"sweep.storage={spec.storage!r} cannot be opened "
-            f"({first_line(error, type(error).__name__)}); give e.g. "
-            "sqlite:///optuna.db or postgresql://user@host/db"
-        ) from error
+    except SQLAlchemyError as error:
+        raise _unopenable(spec, first_line(error, type(error).__name__)) from error
+    except ImportError as error:
+        driver = error.__cause__  # Optuna wraps the dialect's missing driver module
+        if not isinstance(driver, ImportError):
+            raise
+        raise _unopenable(spec, f"{driver}; install the database's driver, for PostgreSQL "
+                                "pip install -e '.[postgres]'") from error
+
+
+def _unopenable(spec: SweepConfig, reason: str) -> ConfigError:
+    return ConfigError(
+        f"sweep.storage={without_password(spec.storage)!r} cannot be opened ({reason}); "
+        "give e.g. sqlite:///optuna.db or postgresql://user@host/db"
+    )
 
 
 def make_sampler(spec: SweepConfig) -> optuna.samplers.BaseSampler:
