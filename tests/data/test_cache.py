@@ -6,6 +6,8 @@ import functools
 import multiprocessing
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +187,10 @@ def test_a_cache_dir_that_cannot_be_created_fails_before_extracting(manifest, tm
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     cache = FeatureCache(blocker / "cache")
+    gone = manifest.assign(path=[f"{p}.missing" for p in manifest.path])  # would all be bad
     with pytest.raises(ConfigError, match=r"features.cache_dir='.*a_file/cache' cannot be "
                                           r"created \(Not a directory\)"):
-        compute(cache, manifest)
+        compute(cache, gone)
 
 
 def test_an_entry_that_cannot_be_stored_still_gives_the_features(cache, manifest, caplog):
@@ -197,6 +200,34 @@ def test_an_entry_that_cannot_be_stored_still_gives_the_features(cache, manifest
     assert torch.equal(compute(cache, manifest), expected)
     assert "could not be stored" in caplog.text
     assert not list(cache.cache_dir.glob(".*.tmp"))
+
+
+FULL_DISK = """
+import resource, signal, sys
+import pandas as pd
+from rnnaudio.config import FeatureConfig
+from rnnaudio.data.cache import FeatureCache
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))  # the entry is ~48 KiB
+features = FeatureCache(sys.argv[2]).load_or_compute(
+    pd.read_pickle(sys.argv[1]), FeatureConfig(), 16000, 16000, progress=False)
+print(float(features.float().sum()))
+"""
+
+
+def test_a_disk_that_fills_up_mid_store_still_gives_the_features(cache, manifest, tmp_path):
+    """torch's zip writer reports the failed write as a RuntimeError, not an OSError."""
+    manifest.to_pickle(tmp_path / "manifest.pkl")
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path / "manifest.pkl"), str(cache.cache_dir)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "could not be stored" in result.stderr
+    expected = compute(FeatureCache(tmp_path / "other"), manifest)
+    assert float(result.stdout) == pytest.approx(float(expected.float().sum()))
+    assert not any(cache.cache_dir.iterdir())  # no entry, no temp file left
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])

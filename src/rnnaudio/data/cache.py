@@ -118,7 +118,9 @@ class FeatureCache:
         cached.report.check(max_bad_fraction)
         try:
             self._store(path, key, cached)
-        except OSError as err:  # a full disk: the features are computed, the run goes on
+        # A full disk: the features are computed, the run goes on. torch's zip writer
+        # reports a failed write as a RuntimeError, the rest of the store as an OSError.
+        except (OSError, RuntimeError) as err:
             log.warning("feature cache entry %s could not be stored (%s); going on without "
                         "it, the next run extracts again", path, err)
         return cached
@@ -169,10 +171,13 @@ class FeatureCache:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise ConfigError(
-                f"features.cache_dir={str(self.cache_dir)!r} cannot be created "
-                f"({err.strerror or err}); give a folder this user can write"
-            ) from err
+            problem = f"cannot be created ({err.strerror or err})"
+        else:
+            if os.access(self.cache_dir, os.W_OK | os.X_OK):
+                return
+            problem = "is not writable"
+        raise ConfigError(f"features.cache_dir={str(self.cache_dir)!r} {problem}; give a "
+                          "folder this user can write")
 
     def _store(self, path: Path, key: str, cached: ExtractedFeatures) -> None:
         entry = {
