@@ -35,9 +35,9 @@ class TrainerConfig:
             # Lightning's multi-device strategies start one process per device that reruns
             # the whole command (folds, MLflow runs and all): the harness has no such path.
             raise ConfigError(
-                f"trainer.devices={self.devices!r} is not supported: a fit trains on one "
-                "device; to use several GPUs, start one sweep per GPU (CUDA_VISIBLE_DEVICES=i) "
-                "on the same sweep.storage"
+                f"trainer.devices={self.devices!r} is not supported; the only valid value is 1 "
+                "(a fit trains on one device); to use several GPUs, start one sweep per GPU "
+                "(CUDA_VISIBLE_DEVICES=i) on the same sweep.storage"
             )
         check_range("trainer", "max_epochs", self.max_epochs, 1)
         check_range("trainer", "batch_size", self.batch_size, 1)
