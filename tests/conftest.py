@@ -8,6 +8,7 @@ import pytest
 
 from rnnaudio.config import SynthConfig
 from rnnaudio.data.synth import build_synth_commands
+from rnnaudio.tracking import server
 
 # 32 is the smallest prefix of the speaker pool whose Warden hashes put speakers in both the
 # validation and the testing list (2 each), leaving 28 for training and speaker-disjoint CV.
@@ -22,3 +23,10 @@ def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     root = tmp_path_factory.mktemp("corpus") / "synth_commands"
     return build_synth_commands(root, FIXTURE_SYNTH, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def no_server_answered_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test probes its tracking servers afresh: a port that answered in an earlier test
+    may be free, or another server's, by now."""
+    monkeypatch.setattr(server, "_ANSWERED", set())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -106,3 +109,66 @@ def test_a_server_that_answered_once_is_not_asked_again() -> None:
     server.check_answers(uri)  # nothing listens now
     with pytest.raises(ConfigError, match="no MLflow server answers"):
         server.check_answers(uri.replace("127.0.0.1", "localhost"))
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[str]:
+    """A port that drops new connections, as a firewall does: its listen queue is full."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = [socket.socket() for _ in range(4)]
+    for client in queued:
+        client.setblocking(False)
+        client.connect_ex(("127.0.0.1", port))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for client in [*queued, listener]:
+            client.close()
+
+
+def test_a_port_that_drops_connections_fails_the_check(full_backlog: str) -> None:
+    """A connect timeout reached no server; MLflow would retry it for minutes."""
+    with pytest.raises(ConfigError, match=r"no MLflow server answers \(.*timed out"):
+        server.check_answers(full_backlog, timeout=1)
+
+
+def test_a_proxy_that_refuses_fails_the_check_and_says_so(monkeypatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.free_port()}")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    refused = pytest.raises(ConfigError, match=r"no MLflow server answers \(at the proxy: ")
+    with _answering(_Answers) as uri, refused:
+        server.check_answers(uri)
+
+
+@pytest.mark.parametrize("uri", ["http://", "http:///api", "HTTP://"])
+def test_a_server_uri_with_no_host_is_not_a_valid_url(uri: str) -> None:
+    with pytest.raises(ConfigError, match=r"is not a valid URL"):
+        server.check_answers(uri)
+
+
+def test_the_scheme_is_matched_as_mlflow_matches_it() -> None:
+    assert server.is_server("HTTPS://host") and server.is_local_store("SQLite:///x.db")
+    assert server.scheme("sqlite+pysqlite:///x.db") == "sqlite"
+    assert server.scheme("http//host:5000") == "" == server.scheme("mlflow.db")
+
+
+def test_waiting_for_the_server_this_process_started_wants_a_200() -> None:
+    """Whatever won the race for its port answers too, but not with a healthy 200."""
+
+    class Healthy(_Answers):
+        status = 200
+
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            with _answering(_Answers) as uri:
+                server.wait_healthy(uri)  # any answer from a server someone else runs
+                with pytest.raises(RuntimeError, match="not healthy after 1 s"):
+                    server.wait_healthy(uri, timeout=1, server=alive)
+            with _answering(Healthy) as uri:
+                server.wait_healthy(uri, timeout=10, server=alive)
+        finally:
+            alive.kill()

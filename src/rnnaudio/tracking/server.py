@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,19 +19,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rnnaudio.config import ConfigError
 from rnnaudio.config.checks import without_password
 
 
+def scheme(uri: str) -> str:
+    """``uri``'s scheme as MLflow matches it: lower-case, without a SQLAlchemy ``+driver``;
+    "" for a path (``mlflow.db``, or ``http//host`` with its colon lost)."""
+    found = _SCHEME.match(uri)
+    return found.group(1).lower().partition("+")[0] if found else ""
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
 def is_local_store(uri: str) -> bool:
     """True for a database file this process writes itself (no server in between)."""
-    return uri.startswith("sqlite:")
+    return scheme(uri) == "sqlite"
 
 
 def is_server(uri: str) -> bool:
     """True for a tracking server's http(s) URL (MLflow's REST client, not a database)."""
-    return uri.startswith(("http://", "https://"))
+    return scheme(uri) in ("http", "https")
 
 
 # Servers that answered once in this process: a sweep builds a tracker per trial, and a
@@ -53,38 +65,69 @@ def check_answers(uri: str, timeout: float = 10.0) -> None:
     _ANSWERED.add(uri)
 
 
-def _refusal(uri: str, timeout: float) -> str | None:
+def _refusal(uri: str, timeout: float, healthy: bool = False) -> str | None:
     """Why nothing answers at ``uri``'s ``/health``, or None when something does.
 
     The probe goes through MLflow's own HTTP client, so that the credentials and TLS
     settings MLflow reads (``MLFLOW_TRACKING_*``, ``REQUESTS_CA_BUNDLE``) apply to it too.
-    Any HTTP status counts as an answer, as do a timeout and a TLS failure: whether such a
-    server will do is for MLflow to say, with its own retries and messages.
+    Any HTTP status counts as an answer, as do a read timeout and a TLS failure: whether
+    such a server will do is for MLflow to say, with its own retries and messages.
+    ``healthy`` asks for more, a 200 and nothing else: the answer of the server this
+    process started, rather than of whatever took its port first.
     """
     # Imported here: a sweep starts this module's server before its 3 s of MLflow imports.
-    import requests
     from mlflow.exceptions import InvalidUrlException, MlflowException
     from mlflow.utils.credentials import get_default_host_creds
     from mlflow.utils.rest_utils import http_request
-    from urllib3.exceptions import NewConnectionError
 
+    if not _host(uri):
+        raise _invalid_url(uri)
     try:
-        http_request(get_default_host_creds(uri), "/health", "GET", max_retries=0,
-                     timeout=timeout, raise_on_status=False)
+        response = http_request(get_default_host_creds(uri), "/health", "GET", max_retries=0,
+                                timeout=timeout, raise_on_status=False)
     except InvalidUrlException as error:
-        raise ConfigError(f"tracking.uri={without_password(uri)!r} is not a valid URL; "
-                          "give e.g. http://127.0.0.1:5000") from error
+        raise _invalid_url(uri) from error
     except MlflowException as error:
-        # MLflow raises its own without chaining requests' error, whose first argument is
-        # urllib3's MaxRetryError with the reason.
-        cause = error.__context__
-        refused = isinstance(cause, requests.ConnectionError)
-        retries = next(iter(cause.args), None) if refused else None
-        reason = getattr(retries, "reason", None)
-        if isinstance(reason, NewConnectionError):  # refused, or a host that does not resolve
-            # urllib3's words without its "HTTPConnection(host=..., port=...): " prefix
-            return str(reason).split("): ", 1)[-1]
+        refused = _connect_failure(error)
+        return refused or (str(error) if healthy else None)
+    if healthy and response.status_code != 200:
+        return f"HTTP {response.status_code} from /health"
     return None
+
+
+def _host(uri: str) -> str:
+    """The host of ``uri``, or "" where it names none (``http://``, ``http:///x``)."""
+    try:
+        return urlsplit(uri).hostname or ""
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return ""
+
+
+def _invalid_url(uri: str) -> ConfigError:
+    return ConfigError(f"tracking.uri={without_password(uri)!r} is not a valid URL; "
+                       "give e.g. http://127.0.0.1:5000")
+
+
+def _connect_failure(error: BaseException) -> str | None:
+    """urllib3's reason when MLflow's request never reached a server: refused, a host that
+    does not resolve, a connect timeout (a firewall that drops), or the same at a proxy."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError
+
+    # MLflow raises its own without chaining requests' error, whose first argument is
+    # urllib3's MaxRetryError with the reason.
+    cause = error.__context__
+    if not isinstance(cause, requests.ConnectionError):
+        return None
+    reason = getattr(next(iter(cause.args), None), "reason", None)
+    proxy = getattr(reason, "original_error", None)  # the proxy's own failure within
+    failure = reason if proxy is None else proxy
+    # NewConnectionError is a ConnectTimeoutError too; a read timeout is neither.
+    if not isinstance(failure, ConnectTimeoutError):
+        return None
+    # urllib3's message without the connection object it names first
+    message = getattr(failure, "_message", None) or failure.args[-1]
+    return f"at the proxy: {message}" if proxy is not None else str(message)
 
 
 def free_port() -> int:
@@ -161,14 +204,15 @@ def wait_healthy(
     uri: str, timeout: float = 120.0, server: subprocess.Popen | None = None,
     log: Path | None = None,
 ) -> None:
-    """Returns once something answers at ``uri``; raises after ``timeout`` seconds, or at
-    once when the (local) ``server`` process has exited, quoting the end of its ``log``."""
+    """Returns once something answers at ``uri`` (a 200 from ``/health`` where ``server``
+    is the process meant to answer); raises after ``timeout`` seconds, or at once when
+    that ``server`` has exited, quoting the end of its ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server is not None and server.poll() is not None:
             error = log.read_text(errors="replace")[-500:] if log is not None else ""
             raise RuntimeError(f"mlflow server exited with {server.returncode}: {error}")
-        if _refusal(uri, timeout=2) is None:
+        if _refusal(uri, timeout=2, healthy=server is not None) is None:
             _ANSWERED.add(uri)
             return
         time.sleep(0.2)
