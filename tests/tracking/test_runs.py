@@ -1,5 +1,10 @@
 """RunTracker against a real MLflow SQLite store."""
 
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 
 import matplotlib.pyplot as plt
@@ -81,21 +86,45 @@ def test_a_scheme_mlflow_cannot_open_is_one_line_naming_the_field(tmp_path):
     cfg = TrackingConfig(uri="foo://x", artifact_root=str(tmp_path))
     with pytest.raises(ConfigError) as error:
         RunTracker(cfg)
-    assert str(error.value) == (
-        "tracking.uri='foo://x' is not a store MLflow can open; valid schemes are file, "
-        "databricks, databricks-uc, uc, http, https, postgresql, mysql, sqlite, mssql "
-        "(e.g. sqlite:///mlflow.db or http://host:5000)")
+    message = str(error.value)
+    assert message.startswith("tracking.uri='foo://x' is not a store MLflow can open; "
+                              "valid schemes are ")
+    schemes = message.split("valid schemes are ")[1].split(" (")[0].split(", ")
+    assert {"sqlite", "http", "https", "postgresql"} <= set(schemes)
+    assert not {"", "file", "uc", "databricks-uc"} & set(schemes)  # refused for tracking
 
 
-def test_a_server_uri_where_nothing_listens_fails_at_once(tmp_path):
-    uri = f"http://127.0.0.1:{free_port()}"  # free: nothing listens there
-    start = time.monotonic()
+@pytest.mark.parametrize("uri", ["mlflow.db", "./mlruns", "http//host:5000", "file:///tmp/r"])
+def test_a_folder_is_refused_in_one_line_that_names_a_database(tmp_path, uri):
     with pytest.raises(ConfigError) as error:
         RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
     assert str(error.value) == (
-        f"tracking.uri='{uri}': no MLflow server answers (Failed to establish a new "
-        "connection: [Errno 111] Connection refused); start one (`mlflow server`) or log to "
-        "a local store, e.g. tracking.uri=sqlite:///mlflow.db")
+        f"tracking.uri='{uri}' names a folder, MLflow's retired file store; give a database "
+        "(e.g. sqlite:///mlflow.db) or a server (e.g. http://127.0.0.1:5000)")
+
+
+@pytest.mark.parametrize(("uri", "says"), [
+    ("uc://catalog", "Unity Catalog"),
+    ("sqlite:mlflow.db", "is not a SQLAlchemy URL"),
+    ("Sqlite:///mlflow.db", "Can't load plugin"),
+])
+def test_a_store_mlflow_refuses_is_one_line_with_its_reason(tmp_path, uri, says):
+    with pytest.raises(ConfigError) as error:
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert str(error.value).startswith(f"tracking.uri='{uri}'")
+    assert says in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("scheme", ["http", "HTTP"])
+def test_a_server_uri_where_nothing_listens_fails_at_once(tmp_path, scheme):
+    uri = f"{scheme}://127.0.0.1:{free_port()}"  # free: nothing listens there
+    start = time.monotonic()
+    with pytest.raises(ConfigError) as error:
+        RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
+    assert re.fullmatch(
+        f"tracking.uri='{uri}': no MLflow server answers \\(Failed to establish a new "
+        r"connection: \[Errno \d+\] Connection refused\); start one \(`mlflow server`\) or "
+        r"log to a local store, e.g. tracking.uri=sqlite:///mlflow.db", str(error.value))
     # MLflow's client alone retries a refused connection for minutes.
     assert time.monotonic() - start < 10
 
@@ -116,15 +145,40 @@ def test_a_server_uri_that_is_no_url_is_one_line(tmp_path, uri):
         f"tracking.uri='{uri}' is not a valid URL; give e.g. http://127.0.0.1:5000")
 
 
-def test_a_sqlite_file_under_a_file_fails_at_once(tmp_path):
+def test_a_sqlite_file_under_a_file_names_the_field(tmp_path):
+    """MLflow fails fast here too, but with a traceback that names no field."""
     (tmp_path / "runs").write_text("a file, not a folder")
     uri = f"sqlite:///{tmp_path}/runs/mlflow.db"
-    start = time.monotonic()
     with pytest.raises(ConfigError) as error:
         RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
     assert str(error.value).startswith(
         f"tracking.uri='{uri}': cannot make folder {tmp_path}/runs (")
-    assert time.monotonic() - start < 10  # MLflow alone retries it for minutes
+
+
+# Root writes anywhere; without these capabilities the folder's mode counts for it too.
+_AS_A_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] \
+    if os.geteuid() == 0 else []
+
+
+@pytest.mark.skipif(bool(_AS_A_USER) and not shutil.which("setpriv"),
+                    reason="as root, needs setpriv (util-linux) to drop the override")
+@pytest.mark.parametrize("locked", ["locked", "locked/mlflow.db"])
+def test_an_unwritable_sqlite_file_or_folder_fails_at_once(tmp_path, locked):
+    """MLflow alone retries a folder it cannot write for about 100 s, then prints a
+    traceback; SQLite writes its journal beside the file, so both must be writable."""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "mlflow.db").touch()
+    (tmp_path / locked).chmod(0o555)
+    uri = f"sqlite:///{tmp_path}/locked/mlflow.db"
+    opened = (f"from rnnaudio.config import TrackingConfig; from rnnaudio.tracking.runs "
+              f"import RunTracker; RunTracker(TrackingConfig(uri={uri!r}, "
+              f"artifact_root={str(tmp_path)!r}))")
+    done = subprocess.run([*_AS_A_USER, sys.executable, "-c", opened], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"rnnaudio.config.checks.ConfigError: tracking.uri='{uri}': {tmp_path}/{locked} is "
+        "not writable; give a file in a writable folder, e.g. tracking.uri=sqlite:///mlflow.db")
 
 
 def test_a_sqlite_file_in_a_new_folder_is_made(tmp_path):

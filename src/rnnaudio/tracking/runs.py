@@ -17,15 +17,17 @@ import matplotlib.pyplot as plt
 import yaml
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from rnnaudio.config import ConfigError, TrackingConfig
-from rnnaudio.config.checks import without_password
+from rnnaudio.config.checks import first_line, without_password
 from rnnaudio.interrupt import interrupted
-from rnnaudio.tracking.server import check_answers, is_local_store, is_server
+from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
 
 # MLflow's batch endpoint takes at most this many params, or metrics, per call.
 PARAMS_PER_BATCH = 100
@@ -37,18 +39,7 @@ class RunTracker:
 
     def __init__(self, cfg: TrackingConfig) -> None:
         self.uri = cfg.uri
-        if is_server(cfg.uri):
-            check_answers(cfg.uri)
-        elif is_local_store(cfg.uri):
-            _check_writable(cfg.uri)
-        try:
-            self.client = MlflowClient(tracking_uri=cfg.uri)
-        except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
-            schemes = ", ".join(s for s in error.supported_uri_schemes if s)
-            raise ConfigError(
-                f"tracking.uri={without_password(cfg.uri)!r} is not a store MLflow can open; "
-                f"valid schemes are {schemes} (e.g. sqlite:///mlflow.db or http://host:5000)"
-            ) from error
+        self.client = _open_client(cfg.uri)
         self.experiment_id = self._experiment(cfg)
 
     def _experiment(self, cfg: TrackingConfig) -> str:
@@ -130,22 +121,64 @@ class RunTracker:
         return f"open {self.uri} in a browser"
 
 
+# Schemes MLflow's registry lists but refuses as a tracking store: "" and file are its
+# retired folder store, the Unity Catalog ones are model registries only.
+_NOT_TRACKING_STORES = {"", "file", "uc", "databricks-uc"}
+
+
+def _open_client(uri: str) -> MlflowClient:
+    """A client of the store at ``uri``, or a one-line ConfigError naming the field: MLflow
+    itself would retry a server that refuses, or a file it cannot write, for minutes."""
+    if is_server(uri):
+        check_answers(uri)
+    elif is_local_store(uri):
+        _check_writable(uri)
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
+        schemes = ", ".join(s for s in error.supported_uri_schemes
+                            if s not in _NOT_TRACKING_STORES)
+        raise ConfigError(
+            f"tracking.uri={without_password(uri)!r} is not a store MLflow can open; "
+            f"valid schemes are {schemes} (e.g. sqlite:///mlflow.db or http://host:5000)"
+        ) from error
+    except ArgumentError as error:  # SQLAlchemy's: no dialect by that name (``Sqlite:``)
+        raise ConfigError(f"tracking.uri={without_password(uri)!r}: {first_line(error)}; "
+                          "give e.g. sqlite:///mlflow.db") from error
+    except MlflowException as error:
+        if scheme(uri) in ("", "file"):
+            raise ConfigError(
+                f"tracking.uri={without_password(uri)!r} names a folder, MLflow's retired "
+                "file store; give a database (e.g. sqlite:///mlflow.db) or a server "
+                "(e.g. http://127.0.0.1:5000)"
+            ) from error
+        # MLflow's whole message: its advice (`mlflow db upgrade`, say) is in later lines.
+        message = " ".join(str(error).split())
+        raise ConfigError(f"tracking.uri={without_password(uri)!r}: {message}") from error
+
+
 def _check_writable(uri: str) -> None:
-    """MLflow retries a SQLite file it cannot write for minutes, then prints a traceback.
-    A missing folder is made, as MLflow itself would."""
-    database = make_url(uri).database
+    """MLflow retries a SQLite file in a folder it cannot write for minutes, then prints a
+    traceback. A missing folder is made, as MLflow itself would."""
+    try:
+        database = make_url(uri).database
+    except ArgumentError as error:
+        raise ConfigError(f"tracking.uri={uri!r} is not a SQLAlchemy URL; give e.g. "
+                          "sqlite:///mlflow.db (three slashes, then the path)") from error
     if not database or database == ":memory:":
         return
     path = Path(database)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        problem = f"cannot make folder {path.parent} ({error.strerror})"
+        problem = f"cannot make folder {path.parent} ({error.strerror or error})"
     else:
-        target = path if path.exists() else path.parent
-        if os.access(target, os.W_OK):
+        # SQLite writes a journal beside the file, so the folder must be writable too.
+        unwritable = [p for p in (path.parent, path) if p.exists()
+                      and not os.access(p, os.W_OK | (os.X_OK if p.is_dir() else 0))]
+        if not unwritable:
             return
-        problem = f"{target} is not writable"
+        problem = f"{unwritable[0]} is not writable"
     raise ConfigError(f"tracking.uri={uri!r}: {problem}; give a file in a writable folder, "
                       "e.g. tracking.uri=sqlite:///mlflow.db")
 
