@@ -4,6 +4,7 @@ import pytest
 
 from rnnaudio.compose import compose_config
 from rnnaudio.config import Config, ConfigError
+from rnnaudio.config.checks import without_password
 
 
 def test_defaults_compose_to_the_schema():
@@ -49,3 +50,17 @@ def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
     cfg = compose_config(["dataset=speech_commands", f"dataset.root={tmp_path / 'absent'}"])
     with pytest.raises(ConfigError, match=r"dataset.root=.*absent' is not a directory"):
         cfg.dataset.check_root()
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("postgresql://u:s3cret@db/optuna", "postgresql://u:***@db/optuna"),
+    ("postgresql://u:p@ss@db/optuna", "postgresql://u:***@db/optuna"),  # "@" in a password
+    ("http://u:s3cret@[::1:5000", "http://u:***@[::1:5000"),  # no URL for urllib
+    ("mysql://db/x?user=u&Password=s3cret&ssl=1", "mysql://db/x?user=u&Password=***&ssl=1"),
+    ("at postgresql://u:s3cret@db/x: refused", "at postgresql://u:***@db/x: refused"),
+    ("http://host:5000/a@b", "http://host:5000/a@b"),
+    ("http://user@host", "http://user@host"),
+    ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
+])
+def test_a_password_is_masked_wherever_a_message_quotes_a_url(text, shown):
+    assert without_password(text) == shown

@@ -4,7 +4,7 @@ import optuna
 from optuna.trial import TrialState
 
 from rnnaudio.config import SearchParam, SweepConfig
-from rnnaudio.sweep.objective import FAIL_REASON, CVObjective
+from rnnaudio.sweep.objective import FAIL_REASON, CVObjective, fail_reason
 from rnnaudio.tracking.server import free_port
 
 
@@ -28,3 +28,10 @@ def test_a_tracking_server_that_does_not_answer_fails_its_trial_with_the_reason(
     uri = f"http://127.0.0.1:{free_port()}"
     assert _fail_reason([], [f"tracking.uri={uri}"]).startswith(
         f"ConfigError: tracking.uri='{uri}': no MLflow server answers")
+
+
+def test_a_fail_reason_is_one_line_with_no_password():
+    error = RuntimeError("cannot reach postgresql://researcher:s3cret@db/optuna\nDETAIL: ...")
+    assert fail_reason(error) == "RuntimeError: cannot reach postgresql://researcher:***@db/optuna"
+    assert fail_reason(KeyboardInterrupt()) == "interrupted"
+    assert fail_reason(ValueError()) == "ValueError"

@@ -3,9 +3,9 @@ such a message may quote: one line of another library's error, a URL without its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 
 class ConfigError(ValueError):
@@ -34,14 +34,13 @@ def first_line(error: object, default: str = "invalid configuration") -> str:
     return text.splitlines()[0] if text else default
 
 
-def without_password(url: str) -> str:
-    """``url`` as an error message may show it: a password in it becomes ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # not a URL at all (an unclosed IPv6 bracket, say): nothing to find
-        return url
-    if not password:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+def without_password(text: str) -> str:
+    """``text`` (a URL, or an error quoting one) as a message may show it: each password,
+    in ``//user:password@`` or a ``password=`` query, becomes ``***``."""
+    masked = _USERINFO_PASSWORD.sub(r"\1***@", text)
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
+
+
+# Greedy to the netloc's last "@", as urllib's own split is: a password may hold an "@".
+_USERINFO_PASSWORD = re.compile(r"(//[^/@:\s]*:)[^/\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)

@@ -13,6 +13,7 @@ import optuna
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import SweepConfig
+from rnnaudio.config.checks import first_line, without_password
 from rnnaudio.interrupt import interrupted
 from rnnaudio.sweep.space import suggest, to_overrides
 from rnnaudio.tracking.runs import RunTracker
@@ -55,8 +56,7 @@ class CVObjective:
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,
                            after_fold=lambda fold, folds: self._report(trial, fold, folds))
         except BaseException as error:
-            reason = "interrupted" if interrupted(error) else f"{type(error).__name__}: {error}"
-            trial.set_user_attr(FAIL_REASON, reason)
+            trial.set_user_attr(FAIL_REASON, fail_reason(error))
             if tracker is not None:
                 _tag_state(tracker, tags, "FAIL")
             raise
@@ -91,3 +91,11 @@ def _tag_state(tracker: RunTracker, tags: dict[str, str], state: str) -> None:
 def trial_runs(tracker: RunTracker, tags: dict[str, str]) -> list:
     query = " and ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
     return tracker.client.search_runs([tracker.experiment_id], filter_string=query)
+
+
+def fail_reason(error: BaseException) -> str:
+    """What a failed trial's ``fail_reason`` says: one line, any password masked, since the
+    study's storage is shared and shown by ``optuna-dashboard``."""
+    if interrupted(error):
+        return "interrupted"
+    return without_password(f"{type(error).__name__}: {first_line(error, '')}".rstrip(": "))
