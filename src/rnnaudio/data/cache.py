@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import torch
@@ -118,9 +119,7 @@ class FeatureCache:
         cached.report.check(max_bad_fraction)
         try:
             self._store(path, key, cached)
-        # A full disk: the features are computed, the run goes on. torch's zip writer
-        # reports a failed write as a RuntimeError, the rest of the store as an OSError.
-        except (OSError, RuntimeError) as err:
+        except OSError as err:  # a full disk: the features are computed, the run goes on
             log.warning("feature cache entry %s could not be stored (%s); going on without "
                         "it, the next run extracts again", path, err)
         return cached
@@ -192,10 +191,17 @@ class FeatureCache:
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{key}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                torch.save(entry, handle)
+                _save(entry, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _save(entry: dict, handle: BinaryIO) -> None:
+    try:
+        torch.save(entry, handle)
+    except RuntimeError as err:  # torch's zip writer reports a failed write so
+        raise OSError(f"cannot write the entry: {err}") from err
