@@ -30,3 +30,12 @@ def no_server_answered_yet(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test probes its tracking servers afresh: a port that answered in an earlier test
     may be free, or another server's, by now."""
     monkeypatch.setattr(server, "_ANSWERED", set())
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback servers are reached directly: a proxy from the caller's shell would turn
+    every "refused" in these tests into "refused at the proxy"."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)

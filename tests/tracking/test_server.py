@@ -151,7 +151,10 @@ def test_a_server_uri_with_no_host_is_not_a_valid_url(uri: str) -> None:
 
 
 def test_the_scheme_is_matched_as_mlflow_matches_it() -> None:
-    assert server.is_server("HTTPS://host") and server.is_local_store("SQLite:///x.db")
+    assert server.is_server("HTTPS://host") and server.is_server("http://host")
+    # SQLAlchemy's dialect names are lower-case only
+    assert server.is_local_store("sqlite:///x.db") and not server.is_local_store("SQLite:///x")
+    assert server.scheme("databricks-uc") == "databricks-uc"  # a scheme alone, not a path
     assert server.scheme("sqlite+pysqlite:///x.db") == "sqlite"
     assert server.scheme("http//host:5000") == "" == server.scheme("mlflow.db")
 

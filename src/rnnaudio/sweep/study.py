@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnnaudio.config import ConfigError, SweepConfig
-from rnnaudio.config.checks import first_line, without_password
+from rnnaudio.config.checks import INSTALL_DRIVER, first_line, without_password
 from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
 
@@ -46,8 +46,7 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
         driver = error.__cause__  # Optuna wraps the dialect's missing driver module
         if not isinstance(driver, ImportError):
             raise
-        raise _unopenable(spec, f"{driver}; install the database's driver, for PostgreSQL "
-                                "pip install -e '.[postgres]'") from error
+        raise _unopenable(spec, f"{driver}; {INSTALL_DRIVER}") from error
 
 
 def _unopenable(spec: SweepConfig, reason: str) -> ConfigError:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from rnnaudio.config import ConfigError, TrackingConfig
-from rnnaudio.config.checks import first_line, without_password
+from rnnaudio.config.checks import INSTALL_DRIVER, first_line, without_password
 from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
 
@@ -133,54 +133,65 @@ def _open_client(uri: str) -> MlflowClient:
         check_answers(uri)
     elif is_local_store(uri):
         _check_writable(uri)
+    shown = f"tracking.uri={without_password(uri)!r}"
     try:
         return MlflowClient(tracking_uri=uri)
     except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
         schemes = ", ".join(s for s in error.supported_uri_schemes
                             if s not in _NOT_TRACKING_STORES)
         raise ConfigError(
-            f"tracking.uri={without_password(uri)!r} is not a store MLflow can open; "
-            f"valid schemes are {schemes} (e.g. sqlite:///mlflow.db or http://host:5000)"
+            f"{shown} is not a store MLflow can open; valid schemes are {schemes} "
+            "(e.g. sqlite:///mlflow.db or http://host:5000)"
         ) from error
     except ArgumentError as error:  # SQLAlchemy's: no dialect by that name (``Sqlite:``)
-        raise ConfigError(f"tracking.uri={without_password(uri)!r}: {first_line(error)}; "
-                          "give e.g. sqlite:///mlflow.db") from error
+        raise ConfigError(
+            f"{shown}: {without_password(first_line(error))}; database schemes are lower-case, "
+            "e.g. sqlite:///mlflow.db or postgresql://user@host/db"
+        ) from error
+    except ImportError as error:  # the dialect's driver module
+        raise ConfigError(f"{shown}: {error}; {INSTALL_DRIVER}") from error
     except MlflowException as error:
         if scheme(uri) in ("", "file"):
             raise ConfigError(
-                f"tracking.uri={without_password(uri)!r} names a folder, MLflow's retired "
-                "file store; give a database (e.g. sqlite:///mlflow.db) or a server "
-                "(e.g. http://127.0.0.1:5000)"
+                f"{shown} names a folder, MLflow's retired file store; give a database "
+                "(e.g. sqlite:///mlflow.db) or a server (e.g. http://127.0.0.1:5000)"
             ) from error
         # MLflow's whole message: its advice (`mlflow db upgrade`, say) is in later lines.
-        message = " ".join(str(error).split())
-        raise ConfigError(f"tracking.uri={without_password(uri)!r}: {message}") from error
+        message = without_password(" ".join(str(error).split()))
+        raise ConfigError(f"{shown}: {message}") from error
 
 
 def _check_writable(uri: str) -> None:
-    """MLflow retries a SQLite file in a folder it cannot write for minutes, then prints a
-    traceback. A missing folder is made, as MLflow itself would."""
+    """MLflow retries a SQLite file in a folder it cannot write, or a folder where the file
+    should be, for minutes, then prints a traceback. A missing folder is made, as MLflow
+    itself would."""
+    shown = f"tracking.uri={without_password(uri)!r}"
     try:
         database = make_url(uri).database
     except ArgumentError as error:
-        raise ConfigError(f"tracking.uri={uri!r} is not a SQLAlchemy URL; give e.g. "
+        raise ConfigError(f"{shown} is not a SQLAlchemy URL; give e.g. "
                           "sqlite:///mlflow.db (three slashes, then the path)") from error
     if not database or database == ":memory:":
         return
-    path = Path(database)
+    problem = _unwritable(Path(database))
+    if problem is not None:
+        raise ConfigError(f"{shown}: {problem}; give a file in a writable folder, "
+                          "e.g. tracking.uri=sqlite:///mlflow.db")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why SQLite could not write the database ``path``, or None."""
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        problem = f"cannot make folder {path.parent} ({error.strerror or error})"
-    else:
-        # SQLite writes a journal beside the file, so the folder must be writable too.
-        unwritable = [p for p in (path.parent, path) if p.exists()
-                      and not os.access(p, os.W_OK | (os.X_OK if p.is_dir() else 0))]
-        if not unwritable:
-            return
-        problem = f"{unwritable[0]} is not writable"
-    raise ConfigError(f"tracking.uri={uri!r}: {problem}; give a file in a writable folder, "
-                      "e.g. tracking.uri=sqlite:///mlflow.db")
+        return f"cannot make folder {path.parent} ({error.strerror or error})"
+    # SQLite writes a journal beside the file, so the folder must be writable too.
+    for target, mode in ((path.parent, os.W_OK | os.X_OK), (path, os.W_OK)):
+        if target.exists() and not os.access(target, mode):
+            return f"{target} is not writable"
+    return None
 
 
 def _now_ms() -> int:

@@ -28,16 +28,20 @@ from rnnaudio.config.checks import without_password
 def scheme(uri: str) -> str:
     """``uri``'s scheme as MLflow matches it: lower-case, without a SQLAlchemy ``+driver``;
     "" for a path (``mlflow.db``, or ``http//host`` with its colon lost)."""
+    if uri.lower() in _BARE_SCHEMES:
+        return uri.lower()
     found = _SCHEME.match(uri)
     return found.group(1).lower().partition("+")[0] if found else ""
 
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_BARE_SCHEMES = {"databricks", "databricks-uc", "uc"}  # MLflow takes these alone as URIs
 
 
 def is_local_store(uri: str) -> bool:
-    """True for a database file this process writes itself (no server in between)."""
-    return scheme(uri) == "sqlite"
+    """True for a database file this process writes itself (no server in between).
+    SQLAlchemy's dialect names are lower-case only: ``Sqlite:`` is no store at all."""
+    return scheme(uri) == "sqlite" and uri.startswith("sqlite")
 
 
 def is_server(uri: str) -> bool:
