@@ -58,7 +58,10 @@ def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
     ("http://u:s3cret@[::1:5000", "http://u:***@[::1:5000"),  # no URL for urllib
     ("mysql://db/x?user=u&Password=s3cret&ssl=1", "mysql://db/x?user=u&Password=***&ssl=1"),
     ("at postgresql://u:s3cret@db/x: refused", "at postgresql://u:***@db/x: refused"),
+    ("uri='mysql://db/x?password=s3cret' is bad", "uri='mysql://db/x?password=***' is bad"),
+    ("postgresql://db/x?sslpassword=s3cret", "postgresql://db/x?sslpassword=***"),
     ("http://host:5000/a@b", "http://host:5000/a@b"),
+    ("http://host:5000?next=a@b", "http://host:5000?next=a@b"),
     ("http://user@host", "http://user@host"),
     ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
 ])

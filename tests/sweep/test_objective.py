@@ -35,3 +35,4 @@ def test_a_fail_reason_is_one_line_with_no_password():
     assert fail_reason(error) == "RuntimeError: cannot reach postgresql://researcher:***@db/optuna"
     assert fail_reason(KeyboardInterrupt()) == "interrupted"
     assert fail_reason(ValueError()) == "ValueError"
+    assert fail_reason(ValueError("ends with a colon:")) == "ValueError: ends with a colon:"

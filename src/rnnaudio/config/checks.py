@@ -41,9 +41,11 @@ def without_password(text: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
-# Greedy to the netloc's last "@", as urllib's own split is: a password may hold an "@".
-_USERINFO_PASSWORD = re.compile(r"(//[^/@:\s]*:)[^/\s]*@")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
+# Greedy to the netloc's last "@", as urllib's own split is: a password may hold an "@",
+# but no "/", "?" or "#" unescaped. A query value ends at "&" or where a message's quote does.
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:\s]*:)[^/?#\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&][^=&\s]*password=)[^&\s'\")]*", re.IGNORECASE)
+
 
 # What a message about a database whose driver module is missing advises.
 INSTALL_DRIVER = "install the database's driver, for PostgreSQL pip install -e '.[postgres]'"

@@ -203,5 +203,7 @@ class FeatureCache:
 def _save(entry: dict, handle: BinaryIO) -> None:
     try:
         torch.save(entry, handle)
-    except RuntimeError as err:  # torch's zip writer reports a failed write so
+    # torch's zip writer reports a failed write (a full disk) as a RuntimeError; the entry
+    # is plain tensors and strings, whose pickling has no other way to fail.
+    except RuntimeError as err:
         raise OSError(f"cannot write the entry: {err}") from err

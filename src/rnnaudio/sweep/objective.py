@@ -98,4 +98,5 @@ def fail_reason(error: BaseException) -> str:
     study's storage is shared and shown by ``optuna-dashboard``."""
     if interrupted(error):
         return "interrupted"
-    return without_password(f"{type(error).__name__}: {first_line(error, '')}".rstrip(": "))
+    line = first_line(error, "")
+    return without_password(f"{type(error).__name__}: {line}" if line else type(error).__name__)
