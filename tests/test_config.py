@@ -61,7 +61,12 @@ def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
     ("uri='mysql://db/x?password=s3cret' is bad", "uri='mysql://db/x?password=***' is bad"),
     ("postgresql://db/x?sslpassword=s3cret", "postgresql://db/x?sslpassword=***"),
     ("http://host:5000/a@b", "http://host:5000/a@b"),
-    ("http://host:5000?next=a@b", "http://host:5000?next=a@b"),
+    ("http://host:5000?next=a@b", "http://host:5000?next=a@b"),  # a port, not a password
+    ("postgresql://u:ab#cd@db/x", "postgresql://u:***@db/x"),  # SQLAlchemy takes these raw
+    ("postgresql://u:a?b@db/x", "postgresql://u:***@db/x"),
+    ("postgresql://u:1234@db:5432/x", "postgresql://u:***@db:5432/x"),
+    ("postgresql://me@corp.com:s3cret@db/x", "postgresql://me@corp.com:***@db/x"),
+    ("postgresql://me@db:5432/x", "postgresql://me@db:5432/x"),
     ("http://user@host", "http://user@host"),
     ("sqlite:///mlflow.db", "sqlite:///mlflow.db"),
 ])

@@ -52,8 +52,8 @@ def test_a_missing_driver_is_named_and_the_password_hidden():
         open_storage(SweepConfig(storage=url, space={"k": SearchParam(choices=[1])}))
     assert str(error.value) == (
         "sweep.storage='mysql://researcher:***@127.0.0.1/optuna' cannot be opened (No module "
-        "named 'MySQLdb'; install the database's driver, for PostgreSQL pip install -e "
-        "'.[postgres]'); give e.g. sqlite:///optuna.db or postgresql://user@host/db")
+        "named 'MySQLdb'; install the database's driver, e.g. pip install -e '.[postgres]' "
+        "for PostgreSQL); give e.g. sqlite:///optuna.db or postgresql://user@host/db")
 
 
 def test_budget_counts_finished_trials_across_processes(tmp_path):

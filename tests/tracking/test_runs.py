@@ -95,7 +95,8 @@ def test_a_scheme_mlflow_cannot_open_is_one_line_naming_the_field(tmp_path):
     assert not {"", "file", "uc", "databricks-uc"} & set(schemes)  # refused for tracking
 
 
-@pytest.mark.parametrize("uri", ["mlflow.db", "./mlruns", "http//host:5000", "file:///tmp/r"])
+@pytest.mark.parametrize(
+    "uri", ["mlflow.db", "./mlruns", "http//host:5000", "file:///tmp/r", "Databricks"])
 def test_a_folder_is_refused_in_one_line_that_names_a_database(tmp_path, uri):
     with pytest.raises(ConfigError) as error:
         RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
@@ -110,6 +111,7 @@ def test_a_folder_is_refused_in_one_line_that_names_a_database(tmp_path, uri):
     ("sqlite:mlflow.db", "is not a SQLAlchemy URL"),
     ("Sqlite:///runs/mlflow.db", "Can't load plugin"),
     ("Postgresql://user@db/runs", "database schemes are lower-case"),
+    ("postgresql+nodriver://user@db/runs", "sqlalchemy.dialects:postgresql.nodriver; give, e.g."),
     pytest.param("mysql://user@db/runs",
                  "No module named 'MySQLdb'; install the database's driver",
                  marks=pytest.mark.skipif(find_spec("MySQLdb") is not None,
@@ -181,24 +183,29 @@ def _as_a_user(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-@pytest.mark.parametrize("locked", ["locked", "locked/mlflow.db"])
-def test_an_unwritable_sqlite_file_or_folder_fails_at_once(tmp_path, locked):
+@pytest.mark.parametrize(("locked", "mode", "named"), [
+    ("locked", 0o555, "locked"),  # cannot be written
+    ("locked", 0o600, "locked"),  # cannot be searched: the file cannot even be looked at
+    ("locked/mlflow.db", 0o444, "locked/mlflow.db"),
+])
+def test_an_unwritable_sqlite_file_or_folder_fails_at_once(tmp_path, locked, mode, named):
     """MLflow alone retries a folder it cannot write for about 100 s, then prints a
     traceback; SQLite writes its journal beside the file, so both must be writable."""
-    (tmp_path / "locked").mkdir()
-    (tmp_path / "locked" / "mlflow.db").touch()
-    (tmp_path / locked).chmod(0o555)
+    (tmp_path / "probe").mkdir(mode=0o555)
     if _AS_A_USER and (not shutil.which("setpriv") or _as_a_user(
-            f"import os, sys; sys.exit(os.access({str(tmp_path / locked)!r}, os.W_OK))"
+            f"import os, sys; sys.exit(os.access({str(tmp_path / 'probe')!r}, os.W_OK))"
     ).returncode != 0):
         pytest.skip("root here cannot drop its override of file modes (setpriv, CAP_SETPCAP)")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "mlflow.db").touch()
+    (tmp_path / locked).chmod(mode)
     uri = f"sqlite:///{tmp_path}/locked/mlflow.db"
     done = _as_a_user(f"from rnnaudio.config import TrackingConfig; from rnnaudio.tracking.runs "
                       f"import RunTracker; RunTracker(TrackingConfig(uri={uri!r}, "
                       f"artifact_root={str(tmp_path)!r}))")
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"rnnaudio.config.checks.ConfigError: tracking.uri='{uri}': {tmp_path}/{locked} is "
+        f"rnnaudio.config.checks.ConfigError: tracking.uri='{uri}': {tmp_path}/{named} is "
         "not writable; give a file in a writable folder, e.g. tracking.uri=sqlite:///mlflow.db")
 
 

@@ -41,11 +41,13 @@ def without_password(text: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
-# Greedy to the netloc's last "@", as urllib's own split is: a password may hold an "@",
-# but no "/", "?" or "#" unescaped. A query value ends at "&" or where a message's quote does.
-_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:\s]*:)[^/?#\s]*@")
-_QUERY_PASSWORD = re.compile(r"([?&][^=&\s]*password=)[^&\s'\")]*", re.IGNORECASE)
+# urllib's split of a netloc, by pattern: the password runs to the last "@" before the
+# path (SQLAlchemy takes a raw "#", "?" or "@" in it), the user may hold an "@" itself
+# (Azure's user@server), and digits after the colon that end the netloc are a port.
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#:\s]*:)(?!\d*(?:[/?#\s]|$))[^/\s]*@")
+# A query value ends at "&", or where a message's quote around the URL does.
+_QUERY_PASSWORD = re.compile(r"([?&][^=&\s]*password=)[^&\s'\"]*", re.IGNORECASE)
 
 
 # What a message about a database whose driver module is missing advises.
-INSTALL_DRIVER = "install the database's driver, for PostgreSQL pip install -e '.[postgres]'"
+INSTALL_DRIVER = "install the database's driver, e.g. pip install -e '.[postgres]' for PostgreSQL"

@@ -143,10 +143,12 @@ def _open_client(uri: str) -> MlflowClient:
             f"{shown} is not a store MLflow can open; valid schemes are {schemes} "
             "(e.g. sqlite:///mlflow.db or http://host:5000)"
         ) from error
-    except ArgumentError as error:  # SQLAlchemy's: no dialect by that name (``Sqlite:``)
+    except ArgumentError as error:  # SQLAlchemy's: no such dialect or driver, or no URL
+        given = uri.partition(":")[0]
+        advice = "database schemes are lower-case" if given != given.lower() else "give"
         raise ConfigError(
-            f"{shown}: {without_password(first_line(error))}; database schemes are lower-case, "
-            "e.g. sqlite:///mlflow.db or postgresql://user@host/db"
+            f"{shown}: {without_password(first_line(error))}; {advice}, e.g. "
+            "sqlite:///mlflow.db or postgresql://user@host/db"
         ) from error
     except ImportError as error:  # the dialect's driver module
         raise ConfigError(f"{shown}: {error}; {INSTALL_DRIVER}") from error
@@ -181,16 +183,21 @@ def _check_writable(uri: str) -> None:
 
 def _unwritable(path: Path) -> str | None:
     """Why SQLite could not write the database ``path``, or None."""
-    if path.is_dir():
-        return f"{path} is a folder, not a file"
+    try:
+        if path.is_dir():
+            return f"{path} is a folder, not a file"
+    except OSError:  # a folder above that cannot be searched: the checks below name it
+        pass
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return f"cannot make folder {path.parent} ({error.strerror or error})"
-    # SQLite writes a journal beside the file, so the folder must be writable too.
-    for target, mode in ((path.parent, os.W_OK | os.X_OK), (path, os.W_OK)):
-        if target.exists() and not os.access(target, mode):
-            return f"{target} is not writable"
+    # SQLite writes a journal beside the file, so the folder must be writable too; once it
+    # can be searched, asking about the file cannot fail.
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"{path.parent} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
     return None
 
 

@@ -27,9 +27,10 @@ from rnnaudio.config.checks import without_password
 
 def scheme(uri: str) -> str:
     """``uri``'s scheme as MLflow matches it: lower-case, without a SQLAlchemy ``+driver``;
-    "" for a path (``mlflow.db``, or ``http//host`` with its colon lost)."""
-    if uri.lower() in _BARE_SCHEMES:
-        return uri.lower()
+    "" for a path (``mlflow.db``, or ``http//host`` with its colon lost). A few schemes
+    stand alone as a whole URI (``databricks``), matched as MLflow does, case and all."""
+    if uri in _BARE_SCHEMES:
+        return uri
     found = _SCHEME.match(uri)
     return found.group(1).lower().partition("+")[0] if found else ""
 
