@@ -21,6 +21,7 @@ from rnnaudio.data.audio import load_clip
 from rnnaudio.data.cache import FeatureCache, cache_key
 from rnnaudio.data.data_report import TooManyBadFilesError
 from rnnaudio.data.features import feature_transform
+from unprivileged import config_error_of, skip_unless_modes_count
 
 RATE = 16000
 SAMPLES = 16000
@@ -191,6 +192,18 @@ def test_a_cache_dir_that_cannot_be_created_fails_before_extracting(manifest, tm
     with pytest.raises(ConfigError, match=r"features.cache_dir='.*a_file/cache' cannot be "
                                           r"created \(Not a directory\)"):
         compute(cache, gone)
+
+
+def test_a_cache_dir_that_cannot_be_written_fails_before_extracting(manifest, tmp_path):
+    skip_unless_modes_count(tmp_path)
+    (tmp_path / "cache").mkdir(mode=0o555)
+    gone = tmp_path / "gone.pkl"  # a manifest of files that would all be bad
+    manifest.assign(path=[f"{p}.missing" for p in manifest.path]).to_pickle(gone)
+    assert config_error_of(
+        "import pandas as pd; from rnnaudio.config import FeatureConfig; from rnnaudio.data."
+        f"cache import FeatureCache; FeatureCache({str(tmp_path / 'cache')!r}).load_or_compute("
+        f"pd.read_pickle({str(gone)!r}), FeatureConfig(), {RATE}, {SAMPLES}, progress=False)"
+    ) == f"features.cache_dir='{tmp_path}/cache' is not writable; give a folder this user can write"
 
 
 def test_an_entry_that_cannot_be_stored_still_gives_the_features(cache, manifest, caplog):

@@ -1,10 +1,6 @@
 """RunTracker against a real MLflow SQLite store."""
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 from importlib.util import find_spec
 
@@ -16,6 +12,7 @@ from rnnaudio.config import ConfigError, TrackingConfig
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.tracking.server import free_port
+from unprivileged import config_error_of, skip_unless_modes_count
 
 
 def test_children_nest_under_their_parent_and_finish(tracker):
@@ -173,16 +170,6 @@ def test_a_sqlite_file_under_a_file_names_the_field(tmp_path):
         f"tracking.uri='{uri}': cannot make folder {tmp_path}/runs (")
 
 
-# Root writes anywhere; without these capabilities the folder's mode counts for it too.
-_AS_A_USER = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] \
-    if os.geteuid() == 0 else []
-
-
-def _as_a_user(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*_AS_A_USER, sys.executable, "-c", code], capture_output=True,
-                          text=True, timeout=60)
-
-
 @pytest.mark.parametrize(("locked", "mode", "named"), [
     ("locked", 0o555, "locked"),  # cannot be written
     ("locked", 0o600, "locked"),  # cannot be searched: the file cannot even be looked at
@@ -191,22 +178,16 @@ def _as_a_user(code: str) -> subprocess.CompletedProcess:
 def test_an_unwritable_sqlite_file_or_folder_fails_at_once(tmp_path, locked, mode, named):
     """MLflow alone retries a folder it cannot write for about 100 s, then prints a
     traceback; SQLite writes its journal beside the file, so both must be writable."""
-    (tmp_path / "probe").mkdir(mode=0o555)
-    if _AS_A_USER and (not shutil.which("setpriv") or _as_a_user(
-            f"import os, sys; sys.exit(os.access({str(tmp_path / 'probe')!r}, os.W_OK))"
-    ).returncode != 0):
-        pytest.skip("root here cannot drop its override of file modes (setpriv, CAP_SETPCAP)")
+    skip_unless_modes_count(tmp_path)
     (tmp_path / "locked").mkdir()
     (tmp_path / "locked" / "mlflow.db").touch()
     (tmp_path / locked).chmod(mode)
     uri = f"sqlite:///{tmp_path}/locked/mlflow.db"
-    done = _as_a_user(f"from rnnaudio.config import TrackingConfig; from rnnaudio.tracking.runs "
-                      f"import RunTracker; RunTracker(TrackingConfig(uri={uri!r}, "
-                      f"artifact_root={str(tmp_path)!r}))")
-    assert done.returncode == 1, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"rnnaudio.config.checks.ConfigError: tracking.uri='{uri}': {tmp_path}/{named} is "
-        "not writable; give a file in a writable folder, e.g. tracking.uri=sqlite:///mlflow.db")
+    assert config_error_of(
+        f"from rnnaudio.config import TrackingConfig; from rnnaudio.tracking.runs import "
+        f"RunTracker; RunTracker(TrackingConfig(uri={uri!r}, artifact_root={str(tmp_path)!r}))"
+    ) == (f"tracking.uri='{uri}': {tmp_path}/{named} is not writable; give a file in a "
+          "writable folder, e.g. tracking.uri=sqlite:///mlflow.db")
 
 
 def test_a_sqlite_file_that_is_a_folder_fails_at_once(tmp_path):
