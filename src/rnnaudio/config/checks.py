@@ -41,6 +41,11 @@ def without_password(text: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
+def shown_setting(key: str, url: str) -> str:
+    """``key='url'`` as a message names the setting, its password masked."""
+    return f"{key}={without_password(url)!r}"
+
+
 # urllib's split of a netloc, by pattern: the password runs to the last "@" before the
 # path (SQLAlchemy takes a raw "#", "?" or "@" in it), the user may hold an "@" itself
 # (Azure's user@server), and digits after the colon that end the netloc are a port.

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from rnnaudio.config import ConfigError, SweepConfig
-from rnnaudio.config.checks import INSTALL_DRIVER, first_line, without_password
+from rnnaudio.config.checks import INSTALL_DRIVER, first_line, shown_setting
 from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
 
@@ -51,7 +51,7 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
 
 def _unopenable(spec: SweepConfig, reason: str) -> ConfigError:
     return ConfigError(
-        f"sweep.storage={without_password(spec.storage)!r} cannot be opened ({reason}); "
+        f"{shown_setting('sweep.storage', spec.storage)} cannot be opened ({reason}); "
         "give e.g. sqlite:///optuna.db or postgresql://user@host/db"
     )
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from rnnaudio.config import ConfigError, TrackingConfig
-from rnnaudio.config.checks import INSTALL_DRIVER, first_line, without_password
+from rnnaudio.config.checks import INSTALL_DRIVER, first_line, shown_setting, without_password
 from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
 
@@ -133,7 +133,7 @@ def _open_client(uri: str) -> MlflowClient:
         check_answers(uri)
     elif is_local_store(uri):
         _check_writable(uri)
-    shown = f"tracking.uri={without_password(uri)!r}"
+    shown = shown_setting("tracking.uri", uri)
     try:
         return MlflowClient(tracking_uri=uri)
     except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
@@ -167,7 +167,7 @@ def _check_writable(uri: str) -> None:
     """MLflow retries a SQLite file in a folder it cannot write, or a folder where the file
     should be, for minutes, then prints a traceback. A missing folder is made, as MLflow
     itself would."""
-    shown = f"tracking.uri={without_password(uri)!r}"
+    shown = shown_setting("tracking.uri", uri)
     try:
         database = make_url(uri).database
     except ArgumentError as error:

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rnnaudio.config import ConfigError
-from rnnaudio.config.checks import without_password
+from rnnaudio.config.checks import shown_setting
 
 
 def scheme(uri: str) -> str:
@@ -42,7 +42,7 @@ _BARE_SCHEMES = {"databricks", "databricks-uc", "uc"}  # MLflow takes these alon
 def is_local_store(uri: str) -> bool:
     """True for a database file this process writes itself (no server in between).
     SQLAlchemy's dialect names are lower-case only: ``Sqlite:`` is no store at all."""
-    return scheme(uri) == "sqlite" and uri.startswith("sqlite")
+    return uri.startswith(("sqlite:", "sqlite+"))
 
 
 def is_server(uri: str) -> bool:
@@ -63,7 +63,7 @@ def check_answers(uri: str, timeout: float = 10.0) -> None:
     refused = _refusal(uri, timeout)
     if refused is not None:
         raise ConfigError(
-            f"tracking.uri={without_password(uri)!r}: no MLflow server answers ({refused}); "
+            f"{shown_setting('tracking.uri', uri)}: no MLflow server answers ({refused}); "
             "start one (`mlflow server`) or log to a local store, e.g. "
             "tracking.uri=sqlite:///mlflow.db"
         )
@@ -109,7 +109,7 @@ def _host(uri: str) -> str:
 
 
 def _invalid_url(uri: str) -> ConfigError:
-    return ConfigError(f"tracking.uri={without_password(uri)!r} is not a valid URL; "
+    return ConfigError(f"{shown_setting('tracking.uri', uri)} is not a valid URL; "
                        "give e.g. http://127.0.0.1:5000")
 
 
