@@ -22,6 +22,9 @@ variants: no NaN-filling of new tensors under deterministic algorithms
 - ``eager_groups``: each group's batches gathered when the group is fetched, as on a GPU,
   instead of when their steps take them: what deferred gathering saves on the CPU
   (``data/step_groups.py``).
+- ``lightning_clip``: the step without Lightning's dispatch clips through Lightning's
+  ``clip_gradients`` and torch's ``clip_grad_norm_``, as it did before: what the lean clip
+  saves (``training/grad_clip.py``).
 
     python bench/overhead.py                          # rnn 64, lstm 128, 5 repeats
     python bench/overhead.py --threads 1 --cells rnn lstm gru --hidden 64 128 256
@@ -43,6 +46,7 @@ from throughput import BATCH, BareLoop, Harness, cached_corpus, config, warm_up
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import Batch, FoldDataModule
 from rnnaudio.training import crossval
+from rnnaudio.training.manual_step import ManualStepModule
 from rnnaudio.training.module import ClassificationModule
 
 
@@ -135,6 +139,17 @@ def eager_groups(_: Config) -> Iterator[None]:
         FoldDataModule._defers_gathering = original
 
 
+@contextmanager
+def lightning_clip(_: Config) -> Iterator[None]:
+    """The quiet step clips through the module's Lightning hook; undone on exit."""
+    original = ManualStepModule._clip_quietly
+    ManualStepModule._clip_quietly = ManualStepModule.on_before_optimizer_step
+    try:
+        yield
+    finally:
+        ManualStepModule._clip_quietly = original
+
+
 # Each variant: the fit's config -> a context that patches the fit.
 VARIANTS: dict[str, Callable[[Config], AbstractContextManager[None]]] = {
     "shipped": lambda _: nullcontext(),
@@ -143,6 +158,7 @@ VARIANTS: dict[str, Callable[[Config], AbstractContextManager[None]]] = {
     "nondeterministic": nondeterministic,
     "lightning_dispatch": lightning_dispatch,
     "eager_groups": eager_groups,
+    "lightning_clip": lightning_clip,
 }
 
 

@@ -193,6 +193,19 @@ class OwnManualBackward(ClassificationModule):
         super().manual_backward(loss, *args, **kwargs)
 
 
+class OwnClipGradients(ClassificationModule):
+    def clip_gradients(self, optimizer, *args, **kwargs) -> None:
+        super().clip_gradients(optimizer, *args, **kwargs)
+
+
+class FusedAdamW(ClassificationModule):
+    """An optimiser that unscales in its own step, which Lightning's autocast plugin
+    refuses to clip for."""
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, fused=True)
+
+
 @pytest.mark.parametrize(("trainer_args", "module_cls", "silent"), [
     ({}, ClassificationModule, True),
     ({"plugins": _mixed("bf16-mixed")}, ClassificationModule, True),
@@ -210,6 +223,7 @@ class OwnManualBackward(ClassificationModule):
     ({}, OwnBackward, False),
     ({}, OwnClip, False),
     ({}, OwnManualBackward, False),
+    ({}, OwnClipGradients, False),
 ])
 def test_the_dispatch_is_silent_only_when_nothing_but_the_clip_would_hear_it(
     tmp_path: Path, trainer_args: dict, module_cls: type[ClassificationModule], silent: bool
@@ -217,6 +231,11 @@ def test_the_dispatch_is_silent_only_when_nothing_but_the_clip_would_hear_it(
     trainer = pl.Trainer(accelerator="cpu", logger=False, default_root_dir=tmp_path,
                          **trainer_args)  # Lightning's progress bar and checkpoint included
     assert step_dispatch_is_silent(trainer, _module(module_cls)) is silent
+
+
+def test_a_fused_optimiser_keeps_lightnings_refusal_to_clip_for_it(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="does not allow for gradient clipping"):
+        _fit(FusedAdamW, 0.05, tmp_path / "fused", plugins=_mixed("bf16-mixed"))
 
 
 class BatchHooks(pl.Callback):
