@@ -224,6 +224,8 @@ class FusedAdamW(ClassificationModule):
     ({}, OwnClip, False),
     ({}, OwnManualBackward, False),
     ({}, OwnClipGradients, False),
+    ({"gradient_clip_val": 0.5}, ClassificationModule, False),
+    ({"gradient_clip_algorithm": "norm"}, ClassificationModule, False),
 ])
 def test_the_dispatch_is_silent_only_when_nothing_but_the_clip_would_hear_it(
     tmp_path: Path, trainer_args: dict, module_cls: type[ClassificationModule], silent: bool
@@ -231,6 +233,15 @@ def test_the_dispatch_is_silent_only_when_nothing_but_the_clip_would_hear_it(
     trainer = pl.Trainer(accelerator="cpu", logger=False, default_root_dir=tmp_path,
                          **trainer_args)  # Lightning's progress bar and checkpoint included
     assert step_dispatch_is_silent(trainer, _module(module_cls)) is silent
+
+
+def test_a_clip_value_at_or_below_zero_clips_nothing_on_either_path(tmp_path: Path) -> None:
+    unclipped = _fit(ClassificationModule, 0.0, tmp_path / "unclipped")
+    quiet = _fit(ClassificationModule, -1.0, tmp_path / "quiet")
+    heard = _fit(ClassificationModule, -1.0, tmp_path / "heard", [Listener()])
+    assert quiet.silent_dispatch and not heard.silent_dispatch
+    _assert_same_weights(quiet, unclipped)
+    _assert_same_weights(heard, unclipped)
 
 
 def test_a_fused_optimiser_keeps_lightnings_refusal_to_clip_for_it(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins.precision.amp import _optimizer_handles_unscaling
 from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.plugins.precision import MixedPrecision, Precision
 from pytorch_lightning.profilers import PassThroughProfiler
@@ -107,9 +108,10 @@ class ManualStepModule(EpochTrainLoss):
 
     def _clip_quietly(self, optimizer: torch.optim.Optimizer) -> None:
         # What clip_gradients comes to under the silent conditions (the plain or autocast
-        # plugin clipping the optimiser's parameters by norm), without Lightning's argument
-        # checks and torch's wrappers around the arithmetic: 0.04-0.07 ms of CPU a step.
-        if self.gradient_clip_val:
+        # plugin clipping the optimiser's parameters by norm, none for a value <= 0),
+        # without Lightning's argument checks and torch's wrappers around the arithmetic:
+        # 0.04-0.07 ms of CPU a step.
+        if self.gradient_clip_val is not None and self.gradient_clip_val > 0:
             clip_grad_norm((p for group in optimizer.param_groups for p in group["params"]),
                            self.gradient_clip_val)
 
@@ -117,16 +119,21 @@ class ManualStepModule(EpochTrainLoss):
 def step_dispatch_is_silent(trainer: pl.Trainer, module: ManualStepModule) -> bool:
     """Whether Lightning's dispatch around a manual backward and optimiser step would reach
     nothing but ``module``'s own clip: one device, a precision plugin without a gradient
-    scaler, an optimiser that does not unscale in its step, no profiler, and no callback or
-    module of its own on the step's hooks."""
+    scaler, an optimiser that does not unscale in its step, no clip set on the trainer, no
+    profiler, and no callback or module of its own on the step's hooks."""
     plugin = trainer.precision_plugin
     return (
         type(trainer.strategy) is SingleDeviceStrategy
         and type(plugin) in (Precision, MixedPrecision)
         and getattr(plugin, "scaler", None) is None
-        # A fused optimiser unscales in its own step; Lightning's autocast plugin refuses to
-        # clip for it, and keeps that refusal on the dispatched path.
-        and not any(getattr(o, "_step_supports_amp_scaling", False) for o in trainer.optimizers)
+        # The autocast plugin refuses to clip for an optimiser that unscales in its own step
+        # (a fused one); the dispatched path lets that error reach the user. Such optimisers
+        # take that path under every plugin, for one rule.
+        and not any(_optimizer_handles_unscaling(o) for o in trainer.optimizers)
+        # clip_gradients checks the module's clip against the trainer's; the quiet clip
+        # does not, so a trainer that sets one takes the dispatched path.
+        and trainer.gradient_clip_val is None
+        and trainer.gradient_clip_algorithm is None
         and type(trainer.profiler) is PassThroughProfiler
         and not any(listens(callback, hook, pl.Callback)
                     for callback in trainer.callbacks for hook in STEP_HOOKS)
