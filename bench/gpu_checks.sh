@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The GPU paths in one pass, for a machine with a CUDA GPU: the CUDA tests (cuDNN cells, CPU
-# parity, padding, bf16; a fold fit in fp32 and bf16-mixed), benchmark 1 in bf16-mixed and
-# fp32, where the harness's per-step time goes there (overhead variants, cProfile), one epoch
-# of a Speech Commands v2-sized corpus with LSTM-256, and `rnnaudio train` on the GPU when a
-# corpus root is given. Each step has a time limit, so one that hangs
-# leaves the others their results.
+# parity, padding, bf16; a fold fit in fp32 and bf16-mixed; the lean clip against torch's),
+# benchmark 1 in bf16-mixed and fp32, where the harness's per-step time goes there (overhead
+# variants, cProfile), one epoch of a Speech Commands v2-sized corpus with LSTM-256, and
+# `rnnaudio train` on the GPU when a corpus root is given. Each step has a time limit, so one
+# that hangs leaves the others their results.
 #
 #   bench/gpu_checks.sh OUT_DIR [SYNTH_COMMANDS_ROOT]
 set -u
@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name())"
 step 130 $py -m pytest -q -p no:cacheprovider tests/models/test_classifier_cuda.py \
-    tests/training/test_fit_cuda.py
+    tests/training/test_fit_cuda.py tests/training/test_grad_clip.py
 step 180 $py bench/throughput.py --accelerator gpu --precision bf16-mixed --clips 8192 \
     --out "$out/throughput_gpu_bf16.json"
 step 100 $py bench/overhead.py --accelerator gpu --precision bf16-mixed --cells rnn lstm \
