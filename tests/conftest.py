@@ -1,14 +1,17 @@
-"""Shared fixtures: one small embedded corpus per test session, built with the real engines."""
+"""Shared fixtures: one small embedded corpus per test session, built with the real engines;
+a port that drops connections."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rnnaudio.config import SynthConfig
 from rnnaudio.data.synth import build_synth_commands
-from rnnaudio.tracking import server
+from rnnaudio.tracking import database, server
 
 # 32 is the smallest prefix of the speaker pool whose Warden hashes put speakers in both the
 # validation and the testing list (2 each), leaving 28 for training and speaker-disjoint CV.
@@ -27,9 +30,10 @@ def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_server_answered_yet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test probes its tracking servers afresh: a port that answered in an earlier test
-    may be free, or another server's, by now."""
+    """Each test probes its tracking servers and databases afresh: a port that answered in
+    an earlier test may be free, or another server's, by now."""
     monkeypatch.setattr(server, "_ANSWERED", set())
+    monkeypatch.setattr(database, "_ANSWERED", set())
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +43,22 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[str]:
+    """``host:port`` of a port that drops new connections, as a firewall does: its listen
+    queue is full."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = [socket.socket() for _ in range(4)]
+    for client in queued:
+        client.setblocking(False)
+        client.connect_ex(("127.0.0.1", port))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        for client in [*queued, listener]:
+            client.close()

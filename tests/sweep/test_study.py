@@ -45,6 +45,14 @@ def test_a_storage_that_cannot_be_opened_is_one_line_naming_the_field(tmp_path, 
     assert "\n" not in message
 
 
+def test_a_database_host_that_drops_connections_is_one_line_in_seconds(full_backlog):
+    url = f"postgresql://nobody@{full_backlog}/db"
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"cannot be opened \(.*timeout expired"):
+        open_storage(SweepConfig(storage=url, space={"k": SearchParam(choices=[1])}))
+    assert time.monotonic() - start < 30  # not the kernel's two minutes of SYN retries
+
+
 def test_a_missing_driver_is_named_and_the_password_hidden():
     # mysqlclient, SQLAlchemy's default MySQL driver, is none of the project's dependencies.
     url = "mysql://researcher:s3cret@127.0.0.1/optuna"

@@ -18,6 +18,7 @@ from rnnaudio.config import ConfigError, SweepConfig
 from rnnaudio.config.checks import INSTALL_DRIVER, first_line, shown_setting
 from rnnaudio.sweep.budget import BudgetedStorage
 from rnnaudio.sweep.space import grid, grid_size
+from rnnaudio.tracking.database import connect_args
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -26,7 +27,8 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
     """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats, retries and the
     sweep's trial budget. A URL that cannot be opened (an unknown dialect, a missing
     driver, a folder that does not exist, a server that refuses) is a one-line ConfigError."""
-    engine_kwargs = {}
+    # A database host that drops packets fails in seconds, not the kernel's two minutes.
+    engine_kwargs = {"connect_args": connect_args(spec.storage)}
     if spec.storage.startswith("sqlite"):
         # Local workers share the file: wait for its write lock rather than fail at once.
         engine_kwargs = {"connect_args": {"timeout": 120}}

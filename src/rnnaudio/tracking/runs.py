@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 from rnnaudio.config import ConfigError, TrackingConfig
 from rnnaudio.config.checks import INSTALL_DRIVER, first_line, shown_setting, without_password
 from rnnaudio.interrupt import interrupted
+from rnnaudio.tracking.database import check_database_answers, is_database_server
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
 
 # MLflow's batch endpoint takes at most this many params, or metrics, per call.
@@ -128,13 +129,16 @@ _NOT_TRACKING_STORES = {"", "file", "uc", "databricks-uc"}
 
 def _open_client(uri: str) -> MlflowClient:
     """A client of the store at ``uri``, or a one-line ConfigError naming the field: MLflow
-    itself would retry a server that refuses, or a file it cannot write, for minutes."""
+    itself would retry a server or database that refuses, or a file it cannot write, for
+    minutes."""
     if is_server(uri):
         check_answers(uri)
     elif is_local_store(uri):
         _check_writable(uri)
     shown = shown_setting("tracking.uri", uri)
     try:
+        if is_database_server(uri):
+            check_database_answers(uri)
         return MlflowClient(tracking_uri=uri)
     except UnsupportedModelRegistryStoreURIException as error:  # no store for the scheme
         schemes = ", ".join(s for s in error.supported_uri_schemes
