@@ -27,11 +27,10 @@ def open_storage(spec: SweepConfig) -> BudgetedStorage:
     """An RDB storage (SQLite file, PostgreSQL, MySQL) with heartbeats, retries and the
     sweep's trial budget. A URL that cannot be opened (an unknown dialect, a missing
     driver, a folder that does not exist, a server that refuses) is a one-line ConfigError."""
+    # Local workers share a SQLite file: wait for its write lock rather than fail at once.
     # A database host that drops packets fails in seconds, not the kernel's two minutes.
-    engine_kwargs = {"connect_args": connect_args(spec.storage)}
-    if spec.storage.startswith("sqlite"):
-        # Local workers share the file: wait for its write lock rather than fail at once.
-        engine_kwargs = {"connect_args": {"timeout": 120}}
+    sqlite = spec.storage.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": 120} if sqlite else connect_args(spec.storage)}
     try:
         return BudgetedStorage(
             spec.storage,

@@ -76,11 +76,14 @@ def check_database_answers(uri: str, timeout: int = 10) -> None:
     except ValueError as error:  # MLflow's: an MLFLOW_SQLALCHEMYSTORE_* setting it refuses
         raise ConfigError(f"{shown}: {first_line(error)}") from error
     bound = connect_args(uri, timeout)
-    event.listen(engine, "do_connect", lambda _d, _r, _a, params: params.update(bound))
+    if bound:  # MLflow's engine takes no connect_args: add them as each connection opens
+        event.listen(engine, "do_connect", lambda _d, _r, _a, params: params.update(bound))
     try:
         with engine.connect():
             pass
-    except (DBAPIError, InvalidRequestError) as error:  # ArgumentError comes from make
+    # InvalidRequestError: an async driver under this sync engine. Its subclass
+    # ArgumentError (an unknown dialect) came from making the engine, above.
+    except (DBAPIError, InvalidRequestError) as error:
         raise ConfigError(
             f"{shown}: cannot connect to the database: {without_password(first_line(error))}"
             "; check its host, port, user, password and name, or log to a local store, "
