@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import optuna
 import pytest
+from budget_claims import BUDGET, claim_until_refused, claims
 from optuna.trial import TrialState
 
 from rnnaudio.config import ConfigError, SearchParam, SweepConfig
@@ -112,26 +113,6 @@ def test_a_queued_retry_is_popped_when_the_budget_is_held(tmp_path):
         study.ask()
 
 
-BUDGET = 40
-
-
-def claims(url: str, n_trials: int | None = BUDGET) -> SweepConfig:
-    return SweepConfig(study_name="claims", storage=url, n_trials=n_trials,
-                       space={"model.cell": SearchParam(choices=["rnn", "gru"])})
-
-
-def _claim_until_refused(url: str, start: float) -> int:
-    study = optuna.load_study(study_name="claims", storage=open_storage(claims(url)))
-    time.sleep(max(0.0, start - time.time()))  # all processes start asking at once
-    claimed = 0
-    while True:
-        try:
-            study.ask()
-        except BudgetClaimed:
-            return claimed
-        claimed += 1
-
-
 @pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
 def test_processes_that_ask_at_once_claim_exactly_the_budget(tmp_path, storage, request):
     url = (request.getfixturevalue("postgres_url") if storage == "postgresql"
@@ -139,7 +120,7 @@ def test_processes_that_ask_at_once_claim_exactly_the_budget(tmp_path, storage, 
     open_study(claims(url), folds=3)
     start = time.time() + 5
     with ProcessPoolExecutor(6, mp_context=multiprocessing.get_context("spawn")) as pool:
-        claimed = list(pool.map(_claim_until_refused, [url] * 6, [start] * 6))
+        claimed = list(pool.map(claim_until_refused, [url] * 6, [start] * 6))
     assert sum(claimed) == BUDGET
     assert len(optuna.load_study(study_name="claims", storage=url).trials) == BUDGET
 
