@@ -1,5 +1,5 @@
-"""Shared fixtures: one small embedded corpus per test session, built with the real engines;
-a port that drops connections."""
+"""Shared fixtures: one small embedded corpus per test session, built with the real engines,
+and one feature cache for it; a port that drops connections."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     root = tmp_path_factory.mktemp("corpus") / "synth_commands"
     return build_synth_commands(root, FIXTURE_SYNTH, progress=False)
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the end-to-end tests on ``synth_corpus``: they read the same
+    features, and the cache's own tests use folders of their own."""
+    return tmp_path_factory.mktemp("features")
 
 
 @pytest.fixture(autouse=True)

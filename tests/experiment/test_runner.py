@@ -27,12 +27,12 @@ rows:
 
 
 @pytest.fixture
-def workspace(synth_corpus, tmp_path):
+def workspace(synth_corpus, feature_cache, tmp_path):
     specs = tmp_path / "experiments"
     specs.mkdir()
     (specs / "tiny.yaml").write_text(textwrap.dedent(TINY))
     env = {**os.environ, "RNNAUDIO_EXPERIMENTS": str(specs)}
-    base = [f"dataset.root={synth_corpus}", f"features.cache_dir={tmp_path / 'cache'}",
+    base = [f"dataset.root={synth_corpus}", f"features.cache_dir={feature_cache}",
             f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
             f"tracking.artifact_root={tmp_path / 'mlartifacts'}", "trainer.progress=false"]
 

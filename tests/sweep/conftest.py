@@ -48,12 +48,6 @@ class SweepBench:
         return result
 
 
-@pytest.fixture(scope="session")
-def feature_cache(tmp_path_factory) -> Path:
-    """One feature cache for every sweep test: they share the corpus and features."""
-    return tmp_path_factory.mktemp("features")
-
-
 @pytest.fixture
 def bench(synth_corpus, feature_cache, tmp_path) -> SweepBench:
     return SweepBench(synth_corpus, tmp_path, feature_cache)
