@@ -72,3 +72,49 @@ def test_missing_corpus_root_is_caught_before_any_work(tmp_path):
 ])
 def test_a_password_is_masked_wherever_a_message_quotes_a_url(text, shown):
     assert without_password(text) == shown
+
+
+@pytest.fixture
+def spec_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNAUDIO_SWEEPS", str(tmp_path))
+    (tmp_path / "fine.yaml").write_text(
+        "study_name: fine\nn_trials: 2\nspace: {model.cell: {choices: [rnn, gru]}}\n")
+    return tmp_path
+
+
+def test_a_spec_file_that_is_not_yaml_is_left_out_and_named_when_chosen(spec_folder, caplog):
+    (spec_folder / "broken.yaml").write_text("study_name: x\nspace: {a: [\n")
+    assert compose_config(["+sweep=fine"]).sweep.n_trials == 2
+    assert f"sweep spec left out: {spec_folder / 'broken.yaml'} is not readable YAML" in caplog.text
+    with pytest.raises(ConfigError) as error:
+        compose_config(["+sweep=broken"])
+    assert str(error.value) == (f"{spec_folder / 'broken.yaml'} is not readable YAML: expected "
+                                "the node content, but found '<stream end>' at line 3, column 1")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("study_name: x\nlgo: true\n",
+     "sweep.lgo in {file} is not a config field; see `rnnaudio train --cfg job`"),
+    ("- study_name\n- x\n", "{file} is a list; a sweep file is a mapping of field: value"),
+])
+def test_a_spec_file_with_a_wrong_shape_names_the_file_and_what_is_wrong(spec_folder, text,
+                                                                          message):
+    (spec_folder / "odd.yaml").write_text(text)
+    with pytest.raises(ConfigError) as error:
+        compose_config(["+sweep=odd"])
+    assert str(error.value) == message.format(file=spec_folder / "odd.yaml")
+
+
+@pytest.mark.parametrize(("override", "how"), [
+    ("sweep.n_trials=2", "`rnnaudio sweep sweep=<name>`, or +sweep=<name> in `rnnaudio train`"),
+    ("experiment.seeds=[0]", "`rnnaudio run experiment=<name>`; its rows' settings go in"),
+    ("report.metric=test_acc", "`rnnaudio report`"),
+])
+def test_a_field_of_a_part_no_override_chooses_is_one_line(override, how):
+    key, group = override.split("=")[0], override.split(".")[0]
+    with pytest.raises(ConfigError) as error:
+        compose_config([override])
+    assert str(error.value).startswith(
+        f"{key}: no {group} is chosen here, so it has no fields to set; {group} settings come "
+        f"with {how}")
+    assert compose_config(["+sweep=demo", "sweep.n_trials=2"]).sweep.n_trials == 2

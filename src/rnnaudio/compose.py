@@ -6,20 +6,29 @@ turns each kind into one line that names the field, the value and what is valid.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from hydra.errors import (
+    ConfigCompositionException,
+    HydraException,
+    MissingConfigException,
+    OverrideParseException,
+)
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from rnnaudio.config import Config, ConfigError, ReportConfig, register_configs, to_config
 from rnnaudio.config.checks import first_line
 
+log = logging.getLogger(__name__)
 
 def resource_dir(name: str) -> Path:
     """``name/`` (conf, sweeps) of a source checkout, or the copy a wheel carries inside."""
@@ -46,12 +55,40 @@ def spec_dirs(group: str) -> list[Path]:
     return [resource_dir(folder), *(Path(p) for p in extra.split(os.pathsep) if p)]
 
 
+# "<group>/<name>" of each spec file that could not be read -> the one line saying why. Such
+# a file is left out, so that the specs beside it still work, and is named if chosen.
+UNREADABLE: dict[str, str] = {}
+
+
 def register_specs() -> None:
     store = ConfigStore.instance()
     for group in SPEC_GROUPS:
         for folder in spec_dirs(group):
             for spec in sorted(folder.glob("*.yaml")):
-                store.store(group=group, name=spec.stem, node=OmegaConf.load(spec))
+                node = _load_spec(group, spec)
+                if node is not None:
+                    store.store(group=group, name=spec.stem, node=node)
+
+
+def _load_spec(group: str, spec: Path) -> DictConfig | ListConfig | None:
+    try:
+        node = OmegaConf.load(spec)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = f"{spec} is not readable YAML: {_yaml_problem(error)}"
+        if UNREADABLE.get(f"{group}/{spec.stem}") != reason:
+            log.warning("%s spec left out: %s", group, reason)  # once per file and reason
+        UNREADABLE[f"{group}/{spec.stem}"] = reason
+        return None
+    UNREADABLE.pop(f"{group}/{spec.stem}", None)
+    return node
+
+
+def _yaml_problem(error: BaseException) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is None or problem is None:
+        return first_line(error)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def register_all() -> None:
@@ -86,22 +123,71 @@ def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
 
 def compose_config(overrides: Sequence[str] = ()) -> Config:
     """A validated config; raises :class:`ConfigError` with a one-line message."""
+    check_groups_chosen(overrides)
     try:
         return to_config(compose_tree(overrides))
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(describe_error(error)) from error
 
 
+# The optional parts of a config (None unless a spec is chosen) and how a user chooses one.
+HOW_CHOSEN = {
+    "sweep": "`rnnaudio sweep sweep=<name>`, or +sweep=<name> in `rnnaudio train`",
+    "experiment": "`rnnaudio run experiment=<name>`; its rows' settings go in its spec",
+    "report": "`rnnaudio report`",
+}
+
+
+def check_groups_chosen(overrides: Sequence[str]) -> None:
+    """A field of an optional part that no override chooses: OmegaConf would fail on it
+    with a bare assertion about a ``None`` root."""
+    keys = [override.lstrip("+~").split("=", 1)[0] for override in overrides]
+    for key in keys:
+        group = key.split(".", 1)[0]
+        if "." in key and group in HOW_CHOSEN and group not in keys:
+            raise ConfigError(f"{key}: no {group} is chosen here, so it has no fields to set; "
+                              f"{group} settings come with {HOW_CHOSEN[group]}")
+
+
 def describe_error(error: BaseException) -> str:
     """One line for a Hydra or OmegaConf composition error."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file in UNREADABLE:
+        return UNREADABLE[error.missing_cfg_file]
     if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
         group, _, choice = error.missing_cfg_file.rpartition("/")
         return f"{group}={choice!r} is not one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
         return f"cannot parse override: {first_line(error)}"
+    if isinstance(error, ConfigCompositionException) and _IN_FILE.match(str(error)):
+        return _describe_in_file(_IN_FILE.match(str(error)))
     cause = error.__cause__ if error.__cause__ is not None else error
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
         return f"{cause.full_key} is not a config field; see `rnnaudio train --cfg job`"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"{cause.full_key}: {first_line(cause.msg or cause)}"
     return first_line(error)
+
+
+# Hydra reports an error inside one config file as text, with no exception to inspect:
+# "In 'sweep/x': ConfigKeyError raised while composing config:\n<reason>\n    full_key: k".
+_IN_FILE = re.compile(r"In '(?P<source>[^']+)': (?P<kind>\w+) raised while composing config:"
+                      r"\s*(?P<reason>[^\n]*)(?:.*?full_key: (?P<key>\S+))?", re.DOTALL)
+
+
+def _describe_in_file(found: re.Match[str]) -> str:
+    group, _, name = found["source"].rpartition("/")
+    where = _spec_file(group, name) or found["source"]
+    if found["kind"] in ("ConfigKeyError", "ConfigAttributeError") and found["key"]:
+        return f"{found['key']} in {where} is not a config field; see `rnnaudio train --cfg job`"
+    if found["kind"] == "ConfigTypeError" and "ListConfig" in found["reason"]:
+        return f"{where} is a list; a {group or 'config'} file is a mapping of field: value"
+    return f"{where}: {found['reason'] or found['kind']}"
+
+
+def _spec_file(group: str, name: str) -> str | None:
+    """The file behind ``group/name`` if it is a spec (the last folder holding it wins)."""
+    if group not in SPEC_GROUPS:
+        return None
+    files = [folder / f"{name}.yaml" for folder in spec_dirs(group)]
+    found = [path for path in files if path.is_file()]
+    return str(found[-1]) if found else None
