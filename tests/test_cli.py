@@ -1,5 +1,6 @@
 """The command line as a user types it: bad input exits 2 with one line, before any work."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,9 @@ import pytest
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([RNNAUDIO, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+                          timeout=120, stdin=subprocess.DEVNULL, env=env)
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
          "dataset.root='/no/such/corpus' is not a directory"),
         (["frobnicate"], "command 'frobnicate' is not one of: train, sweep, run, report, data"),
         (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
+        (["train", "sweep.n_trials=2"], "sweep.n_trials: no sweep is chosen here"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
@@ -33,6 +35,21 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert list(tmp_path.iterdir()) == [], "nothing may be created before validation passes"
+
+
+def test_a_sweep_whose_space_holds_a_bad_choice_exits_2_before_any_work(tmp_path):
+    specs, work = tmp_path / "specs", tmp_path / "work"
+    specs.mkdir()
+    work.mkdir()
+    (specs / "typo.yaml").write_text(
+        "study_name: typo\nn_trials: 3\nspace: {model.cell: {choices: [rnn, lstn]}}\n")
+    result = run("sweep", "sweep=typo", cwd=work,
+                 env={**os.environ, "RNNAUDIO_SWEEPS": str(specs)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "rnnaudio: error: sweep.space.model.cell: 'lstn' gives no valid config: "
+        "model.cell='lstn' is not one of: rnn, lstm, gru"]
+    assert list(work.iterdir()) == []
 
 
 def test_hydra_cfg_flag_prints_the_composed_job(tmp_path):

@@ -178,12 +178,19 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
     return args[0], args[1:]
 
 
-def _preflight(overrides: list[str]) -> None:
-    """Compose and validate exactly what Hydra is about to run, before it creates anything."""
+def _preflight(command: str, overrides: list[str]) -> None:
+    """Compose and validate exactly what Hydra is about to run, before it creates anything;
+    for a sweep, every value its space can give too (``run_sweep`` checks again, for the
+    callers that come without this command line)."""
     if any(arg.split("=")[0] in HYDRA_FLAGS for arg in overrides):
         return  # Hydra prints or sweeps; every multirun job is validated when it starts
     try:
-        compose_config(overrides).dataset.check_root()
+        config = compose_config(overrides)
+        config.dataset.check_root()
+        if command == "sweep" and config.sweep is not None:
+            from rnnaudio.sweep.space import check_space
+
+            check_space(config.sweep, overrides)
     except ConfigError as error:
         fail(str(error))
 
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE)
         return
     command, overrides = _split_command(args)
-    _preflight(overrides)
+    _preflight(command, overrides)
     terminate_as_interrupt()
     register_all()
     quiet_third_party()

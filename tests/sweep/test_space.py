@@ -3,7 +3,7 @@ import pytest
 
 from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError, SearchParam, SweepConfig
-from rnnaudio.sweep.space import grid, grid_size, suggest, to_overrides
+from rnnaudio.sweep.space import check_space, grid, grid_size, suggest, to_overrides
 
 
 def space() -> dict[str, SearchParam]:
@@ -76,3 +76,42 @@ def test_a_spec_needs_trials_or_a_timeout():
 def test_a_storage_that_is_not_a_url_is_refused_before_anything_starts():
     with pytest.raises(ConfigError, match=r"sweep.storage='optuna.db' is not a database URL"):
         compose_config(["+sweep=demo", "sweep.storage=optuna.db"])
+
+
+def sweep_spec(space: dict[str, SearchParam]) -> SweepConfig:
+    return SweepConfig(study_name="s", space=space)
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    (("model.hiden_size", SearchParam(type="int", low=8, high=16)),
+     "sweep.space.model.hiden_size: 8 gives no valid config: model.hiden_size is not a config"),
+    (("model.cell", SearchParam(choices=["rnn", "lstn", "gru"])),
+     "sweep.space.model.cell: 'lstn' gives no valid config: model.cell='lstn' is not one of"),
+    (("model.hidden_size", SearchParam(type="int", low=0, high=16)),
+     "sweep.space.model.hidden_size: 0 gives no valid config: model.hidden_size=0 is out of"),
+])
+def test_a_key_or_value_no_trial_could_run_is_refused_before_any_trial(param, message):
+    key, bad = param
+    spec = sweep_spec({"trainer.lr": SearchParam(type="float", low=1e-3, high=1e-2), key: bad})
+    with pytest.raises(ConfigError) as error:
+        check_space(spec, ["+sweep=demo"])
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_the_spec_and_command_line_overrides_are_checked_under_each_value():
+    spec = sweep_spec({"model.attention": SearchParam(choices=["none", "additive"])})
+    check_space(spec, [])
+    with pytest.raises(ConfigError, match=r"sweep\.space\.model\.attention: 'additive' gives no"):
+        check_space(spec, ["dataset=jsb"])
+
+
+def test_values_that_fail_only_together_are_left_to_the_trials():
+    spec = sweep_spec({"dataset": SearchParam(choices=["synth_commands", "jsb"]),
+                       "model.attention": SearchParam(choices=["none", "additive"])})
+    check_space(spec, [])  # jsb with additive attention fails, but each runs with the other
+
+
+def test_the_shipped_sweeps_pass_the_check():
+    for name in ("demo", "hidden_size", "hidden_units"):
+        cfg = compose_config([f"+sweep={name}"])
+        check_space(cfg.sweep, [f"+sweep={name}"])

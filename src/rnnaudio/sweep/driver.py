@@ -21,13 +21,13 @@ import optuna
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from rnnaudio.compose import compose_config, merge_overrides
+from rnnaudio.compose import compose_config
 from rnnaudio.config import Config, SweepConfig
 from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
 from rnnaudio.sweep.early_start import fork_context, start_worker, started_early
 from rnnaudio.sweep.errors import SweepFailedError
-from rnnaudio.sweep.space import to_overrides
+from rnnaudio.sweep.space import check_space, trial_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
@@ -61,6 +61,8 @@ def run_sweep(overrides: Sequence[str], output_dir: Path,
     started here.
     """
     cfg = compose_config(overrides)
+    assert cfg.sweep is not None
+    check_space(cfg.sweep, overrides)
     if server is None:
         with started_early(cfg) as started:  # idempotent: the CLI may have found none needed
             return _sweep(cfg, overrides, output_dir, started)
@@ -188,11 +190,9 @@ def _log_results(tracker: RunTracker, run_id: str, study: optuna.Study,
 def _refit_best(cfg: Config, spec: SweepConfig, overrides: Sequence[str],
                 best: optuna.trial.FrozenTrial, tracker: RunTracker, sweep_run_id: str,
                 output_dir: Path) -> Evaluation:
-    from rnnaudio.sweep.objective import CVObjective  # imports torch: see _run_workers
-    from rnnaudio.training.refit import refit_and_test
+    from rnnaudio.training.refit import refit_and_test  # imports torch: see _run_workers
 
-    best_cfg = compose_config(merge_overrides(spec.overrides, CVObjective.user_overrides(overrides),
-                                              to_overrides(best.params)))
+    best_cfg = compose_config(trial_overrides(spec, overrides, best.params))
     epochs = int(best.user_attrs.get("epochs_to_best", best_cfg.trainer.max_epochs))
     name = f"{spec.study_name}-refit-trial{best.number}"
     with tracker.run(name, parent_id=sweep_run_id,

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import optuna
 
-from rnnaudio.compose import compose_config, merge_overrides
+from rnnaudio.compose import compose_config
 from rnnaudio.config import SweepConfig
 from rnnaudio.config.checks import first_line, without_password
 from rnnaudio.interrupt import interrupted
-from rnnaudio.sweep.space import suggest, to_overrides
+from rnnaudio.sweep.space import suggest, trial_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.crossval import FoldResult
 from rnnaudio.training.refit import epochs_to_best
@@ -38,19 +38,13 @@ class CVObjective:
         self.sweep_run_id = sweep_run_id
         self.trial_number: int | None = None  # the trial running, or run last
 
-    @staticmethod
-    def user_overrides(overrides: Sequence[str]) -> list[str]:
-        """The command line's overrides minus the sweep's own keys, which configure the study."""
-        return [o for o in overrides if not o.lstrip("+~").startswith("sweep")]
-
     def __call__(self, trial: optuna.Trial) -> float:
         self.trial_number = trial.number
         choices = suggest(trial, self.spec.space)
         tags = trial_tags(self.spec.study_name, trial.number)
         tracker: RunTracker | None = None
         try:
-            cfg = compose_config(merge_overrides(self.spec.overrides, self.overrides,
-                                                 to_overrides(choices)))
+            cfg = compose_config(trial_overrides(self.spec, self.overrides, choices))
             cfg.tracking.run_name = f"{self.spec.study_name}-trial{trial.number}"
             tracker = RunTracker(cfg.tracking)
             result = train(cfg, parent_run_id=self.sweep_run_id, tags=tags,

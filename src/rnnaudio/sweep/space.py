@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
 
-from rnnaudio.config import ConfigError, SearchParam
+from rnnaudio.compose import compose_config, merge_overrides
+from rnnaudio.config import ConfigError, SearchParam, SweepConfig
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, SearchParam]) -> dict[str, Any]:
@@ -44,6 +45,48 @@ def grid(space: Mapping[str, SearchParam]) -> dict[str, list[Any]]:
 
 def grid_size(space: Mapping[str, SearchParam]) -> int:
     return math.prod(len(v) for v in grid(space).values())
+
+
+def trial_overrides(spec: SweepConfig, overrides: Sequence[str],
+                    choices: Mapping[str, Any]) -> list[str]:
+    """What a trial composes: the spec's overrides, the command line's minus the sweep's
+    own keys (they configure the study, not the trial), then the trial's choices."""
+    own = [o for o in overrides if not o.lstrip("+~").startswith("sweep")]
+    return merge_overrides(spec.overrides, own, to_overrides(choices))
+
+
+def check_space(spec: SweepConfig, overrides: Sequence[str]) -> None:
+    """Every choice and every range end of the space composes into a valid config.
+
+    Before any trial: a misspelt key or choice would otherwise fail trial after trial, and
+    a bad choice between good ones never fails three trials in a row to stop the sweep.
+    One composition per position across the keys' values, and per key only after a failure.
+    """
+    values = {key: _checked_values(param) for key, param in spec.space.items()}
+    for position in range(max(map(len, values.values()), default=0)):
+        choices = {key: vals[position % len(vals)] for key, vals in values.items()}
+        try:
+            compose_config(trial_overrides(spec, overrides, choices))
+        except ConfigError:
+            _check_one_by_one(spec, overrides, choices)
+            # Only this combination fails: trials drawing others still run, and report it.
+
+
+def _check_one_by_one(spec: SweepConfig, overrides: Sequence[str],
+                      choices: Mapping[str, Any]) -> None:
+    for key, value in choices.items():
+        try:
+            compose_config(trial_overrides(spec, overrides, {key: value}))
+        except ConfigError as error:
+            raise ConfigError(f"sweep.space.{key}: {value!r} gives no valid config: {error}"
+                              ) from error
+
+
+def _checked_values(param: SearchParam) -> list[Any]:
+    if param.type == "categorical":
+        return list(param.choices or [])
+    cast = int if param.type == "int" else float
+    return [cast(param.low), cast(param.high)]
 
 
 def to_overrides(choices: Mapping[str, Any]) -> list[str]:

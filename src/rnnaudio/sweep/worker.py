@@ -66,7 +66,7 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     tracker = RunTracker(cfg.tracking)
     budget = trial_budget(spec)
     deadline = time.monotonic() + spec.timeout if spec.timeout is not None else float("inf")
-    objective = CVObjective(spec, CVObjective.user_overrides(overrides), sweep_run_id)
+    objective = CVObjective(spec, overrides, sweep_run_id)
     failures = FailureStreak(spec.max_failures)
     while not budget_met(study, budget) and time.monotonic() < deadline:
         fail_stale_trials(study)
