@@ -2,11 +2,15 @@
 
 For an experiment (``experiment=<name>``) the rows are the file's rows, beside the published
 numbers; for anything else (a sweep, plain runs) runs are grouped by ``report.group_by``.
+A metric, or a grouping key, that none of the runs has is a :class:`ConfigError` raised
+before anything is written: a misspelt name must not replace a good report by empty tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rnnaudio.config import Config, ExperimentConfig, ReportConfig
+from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
+from rnnaudio.config.checks import shown_setting
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import aggregate, experiment_table, runs_frame, to_latex, to_markdown
 from rnnaudio.tracking.runs import RunTracker
@@ -33,9 +38,9 @@ def build_report(cfg: Config) -> Report:
     report = cfg.report or ReportConfig()
     tracker = RunTracker(cfg.tracking)
     if cfg.experiment is not None:
-        name, table, figures, caption = _experiment(tracker, cfg.experiment)
+        name, table, figures, caption = _experiment(tracker, cfg.experiment, cfg.tracking)
     else:
-        name, table, figures = _grouped(tracker, report, cfg.tracking.experiment)
+        name, table, figures = _grouped(tracker, report, cfg.tracking)
         caption = f"{report.metric} by {', '.join(report.group_by)}"
     folder = Path(report.out_dir) / name
     (folder / "figures").mkdir(parents=True, exist_ok=True)
@@ -56,9 +61,12 @@ def _caption(experiment: ExperimentConfig) -> str:
     return f"{experiment.name}: {experiment.metric} per row, mean ± std over seeds; {source}.{note}"
 
 
-def _experiment(tracker: RunTracker, experiment: ExperimentConfig):
+def _experiment(tracker: RunTracker, experiment: ExperimentConfig, tracking: TrackingConfig):
     frame = runs_frame(tracker.client, tracker.experiment_id,
                        f"tags.`rnnaudio.experiment` = '{experiment.name}'")
+    _check_runs(frame, tracking, f"of experiment={experiment.name}",
+                f"rnnaudio run experiment={experiment.name}")
+    _check_present(frame, "experiment.metric", [experiment.metric], "metric")
     table = experiment_table(frame, experiment)
     if "tags.rnnaudio.comparable" in frame and (frame["tags.rnnaudio.comparable"] == "False").any():
         experiment = dataclasses.replace(experiment, comparable=False)
@@ -74,18 +82,57 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig):
     return name, table, figures, _caption(experiment)
 
 
-def _grouped(tracker: RunTracker, report: ReportConfig, name: str):
+def _grouped(tracker: RunTracker, report: ReportConfig, tracking: TrackingConfig):
     frame = runs_frame(tracker.client, tracker.experiment_id)
+    _check_runs(frame, tracking, "to report", "rnnaudio train or rnnaudio sweep")
+    _check_present(frame, "report.metric", [report.metric], "metric")
+    _check_present(frame, "report.group_by", report.group_by, "param")
     keys = [f"params.{key}" for key in report.group_by]
-    missing = [k for k in keys if k not in frame]
-    table = aggregate(frame.dropna(subset=[k for k in keys if k in frame]) if not missing
-                      else frame.iloc[0:0], keys, report.metric)
+    table = aggregate(frame.dropna(subset=keys), keys, report.metric)
+    if table.empty:
+        raise ConfigError(
+            f"report.group_by={list(report.group_by)}: no run has all of these params and "
+            f"report.metric={report.metric!r} together; group by params the metric's runs have"
+        )
     table = table.rename(columns={f"params.{key}": key for key in report.group_by})
     figures = {}
     by_size = loss_by_hidden_size(_hidden_size_frame(frame))
     if by_size is not None:
         figures["cv_loss_by_hidden_size"] = by_size
-    return name, table, figures
+    return tracking.experiment, table, figures
+
+
+def _check_runs(frame: pd.DataFrame, tracking: TrackingConfig, which: str, command: str) -> None:
+    # A misspelt tracking.uri opens a new, empty store: say so rather than write empty tables.
+    if frame.empty:
+        raise ConfigError(
+            f"tracking.experiment={tracking.experiment!r} at "
+            f"{shown_setting('tracking.uri', tracking.uri)} has no finished runs {which}; "
+            f"record some with {command}, or point tracking.uri and tracking.experiment at "
+            "the store that holds them"
+        )
+
+
+def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: str) -> None:
+    """Each of ``names`` is a ``kind`` ("metric" or "param") of at least one run."""
+    prefix = f"{kind}s."
+    known = sorted(c.removeprefix(prefix) for c in frame.columns if c.startswith(prefix))
+    runs = f"any of the {len(frame)} runs" if len(frame) > 1 else "the one run"
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"{field}: {name!r} is not a {kind} of {runs}; their {kind}s "
+                              f"include: {_nearest(name, known)}")
+
+
+def _nearest(name: str, known: list[str], shown: int = 12) -> str:
+    """Up to ``shown`` of ``known``, sorted: those closest to ``name``, as a run logs ~80
+    params and the one meant (``model.cell`` for ``model.cel``) must be among those shown."""
+    if not known:
+        return "none"
+    if len(known) <= shown:
+        return ", ".join(known)
+    closest = sorted(difflib.get_close_matches(name, known, n=shown, cutoff=0.0))
+    return f"{', '.join(closest)}, ... ({len(known)} in all)"
 
 
 def _hidden_size_frame(runs: pd.DataFrame, study_prefix: str | None = None) -> pd.DataFrame:
