@@ -51,7 +51,10 @@ def test_grid_refuses_a_continuous_dimension():
     ("param", "message"),
     [
         (SearchParam(type="categorical"), "sweep.space.k.choices is empty"),
-        (SearchParam(type="int", low=5, high=5), "a int dimension needs numbers with low < high"),
+        (SearchParam(type="int", low=5, high=5),
+         "low=5, high=5; an int dimension needs numbers with low < high"),
+        (SearchParam(type="float", low=0.5, high=None),
+         "low=0.5, high=null; a float dimension needs numbers with low < high"),
         (SearchParam(type="float", low=0, high=1, log=True), "a log scale needs low > 0"),
         (SearchParam(type="normal"), "sweep.space.k.type='normal' is not one of"),
     ],

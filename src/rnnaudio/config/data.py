@@ -136,9 +136,10 @@ class DatasetConfig:
         if self.name == "folder" and root.suffix.lower() == ".csv" and root.is_file():
             return
         if not root.is_dir():
+            corpus = "your labelled audio" if self.name == "folder" else f"the {self.name} corpus"
             raise ConfigError(
-                f"dataset.root={self.root!r} is not a directory; give the unpacked {self.name} "
-                f"folder ({layout})"
+                f"dataset.root={self.root!r} is not a directory; give the folder {corpus} is "
+                f"in ({layout})"
             )
         absent = [m for m in self.MARKERS.get(self.name, ()) if not (root / m).exists()]
         if absent:

@@ -36,12 +36,18 @@ class SearchParam:
                 raise ConfigError(f"{field_name}.choices is empty; list the values to try")
             return
         if self.low is None or self.high is None or self.low >= self.high:
+            article = "an" if self.type == "int" else "a"
             raise ConfigError(
-                f"{field_name}: low={self.low!r}, high={self.high!r}; a {self.type} "
-                "dimension needs numbers with low < high"
+                f"{field_name}: low={_shown(self.low)}, high={_shown(self.high)}; {article} "
+                f"{self.type} dimension needs numbers with low < high"
             )
         if self.log and self.low <= 0:
             raise ConfigError(f"{field_name}.low={self.low!r}: a log scale needs low > 0")
+
+
+def _shown(bound: float | None) -> str:
+    """A bound as its YAML was written: OmegaConf reads ``low: 128`` as 128.0."""
+    return "null" if bound is None else f"{bound:g}"
 
 
 @dataclass
