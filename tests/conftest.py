@@ -13,8 +13,8 @@ from rnnaudio.config import SynthConfig
 from rnnaudio.data.synth import build_synth_commands
 from rnnaudio.tracking import database, server
 
-# 32 is the smallest prefix of the speaker pool whose Warden hashes put speakers in both the
-# validation and the testing list (2 each), leaving 28 for training and speaker-disjoint CV.
+# 32 speakers: Warden's hash puts 2 of them in the validation and 2 in the testing list
+# (26 is the fewest with one in each, 27 with two), leaving 28 for speaker-disjoint CV.
 FIXTURE_SYNTH = SynthConfig(speakers=32, repeats=1, noise_seconds=10.0, workers=2)
 
 

@@ -96,10 +96,11 @@ def train_job(cfg: DictConfig) -> None:
 
 
 def synth_job(cfg: DictConfig) -> None:
-    from rnnaudio.data.synth import build_synth_commands
+    from rnnaudio.data.synth import build_synth_commands, check_split_speakers
 
     config = validated(cfg)
     with one_line_errors():
+        check_split_speakers(config.dataset.synth)
         root = build_synth_commands(Path(config.dataset.root), config.dataset.synth)
     print(f"synth_commands written to {root}")
 
@@ -188,9 +189,9 @@ def _preflight(command: str, overrides: list[str]) -> None:
         config = compose_config(overrides)
         config.dataset.check_root()
         if command == "sweep" and config.sweep is not None:
-            from rnnaudio.sweep.space import check_space
+            from rnnaudio.sweep.space import check_trials
 
-            check_space(config.sweep, overrides)
+            check_trials(config.sweep, overrides)
     except ConfigError as error:
         fail(str(error))
 

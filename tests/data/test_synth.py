@@ -5,18 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 
-from rnnaudio.config import ConfigError, SynthConfig
+from rnnaudio.config import ConfigError, DatasetConfig, SynthConfig
 from rnnaudio.data.corpora.speech_commands import which_set
+from rnnaudio.data.prepare import ensure_corpus
 from rnnaudio.data.synth import (
     COMMAND_WORDS,
     UNKNOWN_WORDS,
     build_synth_commands,
+    check_split_speakers,
     is_built,
+    min_split_speakers,
     synth_speakers,
 )
 from rnnaudio.data.synth_voices import MAX_SPEAKERS
@@ -27,6 +32,9 @@ SPEECH_COMMANDS_WORDS = {
     *("bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin"),
     *("nine", "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero"),
 }
+RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
+# The fewest speakers `data synth` and a first use accept: fewer leave a list file empty.
+FEWEST = 26
 TINY = SynthConfig(speakers=4, repeats=2, noise_seconds=1.0, workers=2)
 TINY_WORDS = ("yes", "marvin")
 
@@ -210,3 +218,54 @@ def test_failed_build_leaves_no_corpus_behind(tmp_path, monkeypatch):
 def test_bad_words_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="words"):
         build_synth_commands(tmp_path / "c", TINY, progress=False, words=("../up",))
+
+
+# --- too few speakers --------------------------------------------------------------------
+
+
+def hashed_sets(n: int) -> set[str]:
+    return {which_set(f"{s.hash}_nohash_0.wav", 10, 10) for s in synth_speakers(n)}
+
+
+def test_the_fewest_speakers_is_the_first_prefix_with_both_lists_from_wardens_hash():
+    assert min_split_speakers() == FEWEST
+    assert {"validation", "testing"} <= hashed_sets(FEWEST)
+    assert not {"validation", "testing"} <= hashed_sets(FEWEST - 1)
+
+
+def test_a_first_use_with_too_few_speakers_is_refused_before_any_engine_runs(tmp_path,
+                                                                           monkeypatch):
+    # No engine on PATH: an engine's error here would mean the check came too late.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    dataset = DatasetConfig(root=str(tmp_path / "corpus"), synth=SynthConfig(speakers=8))
+    with pytest.raises(ConfigError) as error:
+        ensure_corpus(dataset, progress=False)
+    assert str(error.value) == (
+        "dataset.synth.speakers=8 leaves validation_list.txt and testing_list.txt empty "
+        "(Warden's hash of the speaker ids puts none of the first 8 speakers there); "
+        f"valid values are >= {FEWEST} and <= {MAX_SPEAKERS}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_list_left_empty_is_named_alone():
+    # The first 25 speakers include testing ones (9th, 10th) but no validation one yet.
+    with pytest.raises(ConfigError, match=r"speakers=25 leaves validation_list\.txt empty \("):
+        check_split_speakers(SynthConfig(speakers=FEWEST - 1))
+    check_split_speakers(SynthConfig(speakers=FEWEST))
+
+
+def test_data_synth_with_too_few_speakers_exits_2_with_one_line(tmp_path):
+    root = tmp_path / "synth_commands"
+    result = subprocess.run(
+        [RNNAUDIO, "data", "synth", f"dataset.root={root}", "dataset.synth.speakers=8",
+         "dataset.synth.repeats=1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "rnnaudio: error: dataset.synth.speakers=8 leaves validation_list.txt and "
+        "testing_list.txt empty (Warden's hash of the speaker ids puts none of the first 8 "
+        f"speakers there); valid values are >= {FEWEST} and <= {MAX_SPEAKERS}"
+    ]
+    assert not root.exists()

@@ -114,3 +114,20 @@ def test_changed_settings_run_again_and_the_report_reads_the_latest_runs(workspa
     for row in ("rnn-8", "gru-8"):
         assert table.loc[row, "n"] == 2
         assert table.loc[row, "mean"] == pytest.approx(direct[row], abs=1e-12)
+
+
+def test_rows_on_a_corpus_without_a_test_split_are_refused_before_any_row(workspace,
+                                                                           monkeypatch):
+    work, _ = workspace
+    from rnnaudio.config import ConfigError
+    from rnnaudio.experiment.runner import run_experiment
+
+    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(work / "experiments"))
+    esc50 = work / "ESC-50-master"
+    with pytest.raises(ConfigError) as error:
+        run_experiment(["+experiment=tiny", "dataset=esc50", f"dataset.root={esc50}",
+                        f"tracking.uri=sqlite:///{work / 'mlflow.db'}"], work / "out")
+    assert str(error.value) == (
+        "experiment=tiny row 'rnn-8' scores on the test split, and dataset=esc50 has none with "
+        "dataset.test_folds=[]; hold a predefined fold out, e.g. dataset.test_folds=[5]")
+    assert not (work / "mlflow.db").exists() and not (work / "out").exists()

@@ -3,7 +3,7 @@ import pytest
 
 from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError, SearchParam, SweepConfig
-from rnnaudio.sweep.space import check_space, grid, grid_size, suggest, to_overrides
+from rnnaudio.sweep.space import check_trials, grid, grid_size, suggest, to_overrides
 
 
 def space() -> dict[str, SearchParam]:
@@ -97,24 +97,37 @@ def test_a_key_or_value_no_trial_could_run_is_refused_before_any_trial(param, me
     key, bad = param
     spec = sweep_spec({"trainer.lr": SearchParam(type="float", low=1e-3, high=1e-2), key: bad})
     with pytest.raises(ConfigError) as error:
-        check_space(spec, ["+sweep=demo"])
+        check_trials(spec, ["+sweep=demo"])
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
 
 
 def test_the_spec_and_command_line_overrides_are_checked_under_each_value():
     spec = sweep_spec({"model.attention": SearchParam(choices=["none", "additive"])})
-    check_space(spec, [])
+    check_trials(spec, [])
     with pytest.raises(ConfigError, match=r"sweep\.space\.model\.attention: 'additive' gives no"):
-        check_space(spec, ["dataset=jsb"])
+        check_trials(spec, ["dataset=jsb"])
 
 
 def test_values_that_fail_only_together_are_left_to_the_trials():
     spec = sweep_spec({"dataset": SearchParam(choices=["synth_commands", "jsb"]),
                        "model.attention": SearchParam(choices=["none", "additive"])})
-    check_space(spec, [])  # jsb with additive attention fails, but each runs with the other
+    check_trials(spec, [])  # jsb with additive attention fails, but each runs with the other
 
 
 def test_the_shipped_sweeps_pass_the_check():
     for name in ("demo", "hidden_size", "hidden_units"):
         cfg = compose_config([f"+sweep={name}"])
-        check_space(cfg.sweep, [f"+sweep={name}"])
+        check_trials(cfg.sweep, [f"+sweep={name}"])
+
+
+def test_a_refit_on_a_corpus_without_a_test_split_is_refused_before_any_trial():
+    spec = sweep_spec({"model.cell": SearchParam(choices=["rnn", "gru"])})
+    esc50 = ["dataset=esc50", "dataset.root=/corpora/ESC-50-master"]
+    with pytest.raises(ConfigError) as error:
+        check_trials(spec, esc50)
+    assert str(error.value) == (
+        "sweep.refit=true scores on the test split, and dataset=esc50 has none with "
+        "dataset.test_folds=[]; hold a predefined fold out, e.g. dataset.test_folds=[5], or "
+        "set sweep.refit=false")
+    check_trials(spec, [*esc50, "dataset.test_folds=[5]"])
+    check_trials(SweepConfig(study_name="s", space=spec.space, refit=False), esc50)

@@ -118,6 +118,18 @@ class DatasetConfig:
         check_range("dataset", "silence_fraction", self.silence_fraction, 0.0, 1.0)
         check_range("dataset", "unknown_fraction", self.unknown_fraction, 0.0, 1.0)
 
+    def check_test_split(self, needed_by: str, otherwise: str = "") -> None:
+        """Refuses a run that ends in a test evaluation (``needed_by``) on a corpus that has
+        no test split: esc50, urbansound8k and folder have one only when ``test_folds``
+        holds predefined folds out; the other layouts fix theirs."""
+        if self.name in ("esc50", "urbansound8k", "folder") and not self.test_folds:
+            example = {"esc50": "[5]", "urbansound8k": "[10]"}.get(self.name, "[<fold>]")
+            raise ConfigError(
+                f"{needed_by} scores on the test split, and dataset={self.name} has none with "
+                f"dataset.test_folds=[]; hold a predefined fold out, e.g. "
+                f"dataset.test_folds={example}{otherwise}"
+            )
+
     @property
     def is_sequence(self) -> bool:
         """Next-step prediction of sequences (the chorales) rather than classification."""

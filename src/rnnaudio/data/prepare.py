@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,13 @@ from rnnaudio.data.corpora.speech_commands import load_speech_commands
 from rnnaudio.data.corpora.urbansound8k import load_urbansound8k
 from rnnaudio.data.data_report import DataReport, TooManyBadFilesError
 from rnnaudio.data.features import fold_statistics
-from rnnaudio.data.folds import hold_out_test_folds
-from rnnaudio.data.synth import build_synth_commands, is_built
+from rnnaudio.data.folds import hold_out_test_folds, predefined_folds
+from rnnaudio.data.synth import (
+    build_synth_commands,
+    check_split_speakers,
+    is_built,
+    min_split_speakers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,27 @@ MANIFEST_LOADERS: dict[str, ManifestLoader] = {
     "urbansound8k": lambda cfg, seed: load_urbansound8k(Path(cfg.root), cfg.task),
     "fsdd": lambda cfg, seed: load_fsdd(Path(cfg.root), cfg.task),
     "folder": lambda cfg, seed: load_folder(Path(cfg.root), cfg.task),
+}
+
+_LISTED = "a list of at least one <word>/<speaker>_nohash_<n>.wav of the corpus"
+_FSDD_TEST = "at least one <digit>_<speaker>_<index>.wav with index 0-4"
+
+
+class FixedTestSplit(NamedTuple):
+    """Where a corpus's layout puts its test split (``where``, under the root), the rule
+    that picks its clips, and what a non-empty one looks like."""
+
+    where: str
+    rule: str
+    valid: str
+
+
+# Corpora whose layout fixes the test split. The others (esc50, urbansound8k, folder) have a
+# test split only when dataset.test_folds holds folds out; cross-validation alone needs none.
+FIXED_TEST_SPLITS: dict[str, FixedTestSplit] = {
+    "synth_commands": FixedTestSplit("testing_list.txt", "testing_list.txt", _LISTED),
+    "speech_commands": FixedTestSplit("testing_list.txt", "testing_list.txt", _LISTED),
+    "fsdd": FixedTestSplit("recordings", "recordings with index 0-4", _FSDD_TEST),
 }
 
 
@@ -99,6 +126,7 @@ def ensure_corpus(cfg: DatasetConfig, progress: bool = True) -> Path:
     root = Path(cfg.root)
     if cfg.name != "synth_commands" or is_built(root):
         return root
+    check_split_speakers(cfg.synth)
     root.absolute().parent.mkdir(parents=True, exist_ok=True)
     with FileLock(root.absolute().with_name(f".{root.name}.lock")):
         if not is_built(root):  # built by the process we waited for
@@ -107,10 +135,67 @@ def ensure_corpus(cfg: DatasetConfig, progress: bool = True) -> Path:
 
 
 def load_manifest(cfg: DatasetConfig, seed: int) -> pd.DataFrame:
-    """The corpus's manifest, its name in ``attrs["corpus"]``, test folds held out."""
+    """The corpus's manifest, its name in ``attrs["corpus"]``, test folds held out.
+
+    Raises :class:`ConfigError` when a split the run needs has no clip (see
+    :func:`check_splits`): every corpus passes here before any feature or fold.
+    """
     manifest = MANIFEST_LOADERS[cfg.name](cfg, seed)
     manifest.attrs["corpus"] = cfg.name
-    return hold_out_test_folds(manifest, cfg.test_folds)
+    manifest = hold_out_test_folds(manifest, cfg.test_folds)
+    check_splits(manifest, cfg)
+    return manifest
+
+
+def check_splits(manifest: pd.DataFrame, cfg: DatasetConfig, context: str = "") -> None:
+    """One line, before any fold trains, for a manifest with no clip to train on, or with
+    an empty test split where the corpus's layout fixes one (:data:`FIXED_TEST_SPLITS`).
+
+    ``context`` says what emptied the split when it is not the layout (bad files skipped).
+    """
+    split = manifest["split"].to_numpy()
+    root = Path(cfg.root).expanduser().resolve()
+    fixed = FIXED_TEST_SPLITS.get(cfg.name)
+    if not (split != "test").any():
+        rule = fixed.rule if fixed else f"dataset.test_folds={list(cfg.test_folds)}"
+        raise ConfigError(
+            f"{root} has no clip outside the test split ({rule}){context}, so none to train "
+            "on; valid is a corpus with at least one clip outside it"
+        )
+    if fixed is not None and not (split == "test").any():
+        raise ConfigError(
+            f"{root / fixed.where} gives the test split no clip{context}, and the final "
+            f"evaluation needs one; valid is {fixed.valid}{_rebuild_hint(cfg)}"
+        )
+
+
+def _rebuild_hint(cfg: DatasetConfig) -> str:
+    # An embedded corpus built with too few speakers before the build refused them.
+    fewest = min_split_speakers()
+    if cfg.name != "synth_commands" or fewest is None:
+        return ""
+    return (f", or rebuild it with: rnnaudio data synth dataset.root={cfg.root} "
+            f"dataset.synth.speakers={max(fewest, cfg.synth.speakers)}")
+
+
+def check_test_split(manifest: pd.DataFrame, cfg: DatasetConfig) -> None:
+    """One line for a manifest without a test split, for a run that ends in a test
+    evaluation (a refit). Corpora whose layout fixes the split fail in :func:`check_splits`
+    already; the others have one only when ``dataset.test_folds`` holds folds out.
+    """
+    if (manifest["split"] == "test").any():
+        return
+    folds = predefined_folds(manifest)
+    valid = (
+        f"hold out one of its predefined folds {folds}, e.g. dataset.test_folds=[{folds[-1]}]"
+        if folds
+        else "give dataset.root a .csv with a fold column and hold folds out with "
+        "dataset.test_folds"
+    )
+    raise ConfigError(
+        f"dataset.test_folds={list(cfg.test_folds)} leaves {cfg.name} corpus {cfg.root} "
+        f"without a test split, and the final evaluation needs one; {valid}"
+    )
 
 
 def labelled_features(
@@ -144,6 +229,7 @@ def labelled_features(
         raise ConfigError(f"dataset.root={dataset.root!r} has no usable clip; see the report")
     kept = manifest.iloc[cached.kept.numpy()].reset_index(drop=True)
     kept.attrs = dict(manifest.attrs)
+    check_splits(kept, dataset, " once the bad files are skipped (see the report)")
     index = {name: i for i, name in enumerate(classes)}
     labels = torch.tensor([index[label] for label in kept["label"]], dtype=torch.long)
     lengths = cached.lengths if variable else None

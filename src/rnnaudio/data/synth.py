@@ -11,6 +11,7 @@ byte-identical.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -32,7 +33,7 @@ from rich.progress import Progress
 
 from rnnaudio.config import ConfigError, SynthConfig
 from rnnaudio.data.corpora.speech_commands import BACKGROUND_DIR, COMMAND_WORDS, which_set
-from rnnaudio.data.synth_voices import Speaker, engines_used, synth_speakers
+from rnnaudio.data.synth_voices import MAX_SPEAKERS, Speaker, engines_used, synth_speakers
 
 # Speech Commands' auxiliary words of v1 that are not digits: the "_unknown_" pool.
 UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow")
@@ -40,6 +41,8 @@ SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE  # one second, as in Speech Commands
 VALIDATION_PERCENT = 10.0
 TESTING_PERCENT = 10.0
+# The list files of the split, and the set of ``which_set`` each one lists.
+SPLIT_LISTS = (("validation_list.txt", "validation"), ("testing_list.txt", "testing"))
 TRIM_DB = 40.0  # frames this far below the loudest frame count as silence
 MARGIN_S = 0.02  # kept around the trimmed speech so onsets and releases survive
 FADE_S = 0.005
@@ -54,7 +57,9 @@ __all__ = [
     "UNKNOWN_WORDS",
     "Speaker",
     "build_synth_commands",
+    "check_split_speakers",
     "is_built",
+    "min_split_speakers",
     "synth_speakers",
 ]
 
@@ -76,7 +81,9 @@ def build_synth_commands(
     ``cfg.speakers`` voices × ``words`` (default: ``COMMAND_WORDS + UNKNOWN_WORDS``) ×
     ``cfg.repeats`` clips of one second at 16 kHz, plus ``cfg.noise_seconds`` seconds of each
     background noise; ``cfg.workers`` engine processes run at once. Raises
-    :class:`ConfigError` if an engine is missing or ``root`` holds something else.
+    :class:`ConfigError` if an engine is missing or ``root`` holds something else. It builds
+    any number of speakers (tests build a few); :func:`check_split_speakers` is what the
+    command line and a first use check first.
     """
     root = Path(root).expanduser().absolute()
     words = _check_words(words if words is not None else (*COMMAND_WORDS, *UNKNOWN_WORDS))
@@ -108,6 +115,43 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
             f"synth words={list(words)!r} must be distinct, non-empty lowercase words (a-z)"
         )
     return tuple(words)
+
+
+@functools.cache  # the pool and its hashes never change within a process (~10 ms)
+def min_split_speakers() -> int | None:
+    """The fewest speakers (the pool's first ``n``) that put a speaker in each list file;
+    None if no prefix of the pool does."""
+    seen: set[str] = set()
+    for n, speaker in enumerate(synth_speakers(MAX_SPEAKERS), start=1):
+        seen.add(_split_of(speaker))
+        if all(which in seen for _, which in SPLIT_LISTS):
+            return n
+    return None
+
+
+def _split_of(speaker: Speaker) -> str:
+    # Warden's hash reads only the speaker part of a clip's name: any word and repeat do.
+    return which_set(f"{speaker.hash}_nohash_0.wav", VALIDATION_PERCENT, TESTING_PERCENT)
+
+
+def check_split_speakers(cfg: SynthConfig) -> None:
+    """Refuses, before any audio, speakers whose hashes would leave a list file empty: a run
+    on the corpus would train every fold and then find no test clip."""
+    speakers = synth_speakers(cfg.speakers)
+    splits = {_split_of(speaker) for speaker in speakers}
+    empty = [name for name, which in SPLIT_LISTS if which not in splits]
+    if not empty:
+        return
+    n, fewest = len(speakers), min_split_speakers()
+    valid = (
+        f"valid values are >= {fewest} and <= {MAX_SPEAKERS}"
+        if fewest is not None
+        else "no number of speakers of the pool fills both"
+    )
+    raise ConfigError(
+        f"dataset.synth.speakers={n} leaves {' and '.join(empty)} empty (Warden's hash of the "
+        f"speaker ids puts none of the first {n} speakers there); {valid}"
+    )
 
 
 def _engine_version(engine: str) -> str:
@@ -271,7 +315,7 @@ def _write_split_lists(out: Path, checksums: dict[str, str]) -> dict[str, str]:
     clips = sorted(rel for rel in checksums if not rel.startswith(BACKGROUND_DIR))
     split = {rel: which_set(rel, VALIDATION_PERCENT, TESTING_PERCENT) for rel in clips}
     written = {}
-    for name, which in (("validation_list.txt", "validation"), ("testing_list.txt", "testing")):
+    for name, which in SPLIT_LISTS:
         data = "".join(f"{rel}\n" for rel in clips if split[rel] == which).encode()
         (out / name).write_bytes(data)
         written[name] = hashlib.sha256(data).hexdigest()

@@ -76,6 +76,9 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     experiment = cfg.experiment
     assert experiment is not None
     user = [o for o in overrides if not o.lstrip("+~").startswith("experiment")]
+    for row in experiment.rows:  # before any row trains: each ends in a test evaluation
+        row_cfg = compose_config(merge_overrides(experiment.overrides, row.overrides, user))
+        row_cfg.dataset.check_test_split(f"experiment={experiment.name} row {row.name!r}")
     tracker = RunTracker(cfg.tracking)
     runs: list[RowRun] = []
     for row in experiment.rows:

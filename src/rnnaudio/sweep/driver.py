@@ -27,7 +27,7 @@ from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
 from rnnaudio.sweep.early_start import fork_context, start_worker, started_early
 from rnnaudio.sweep.errors import SweepFailedError
-from rnnaudio.sweep.space import check_space, trial_overrides
+from rnnaudio.sweep.space import check_trials, trial_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.tracking.params import flatten
 from rnnaudio.tracking.runs import RunTracker
@@ -62,7 +62,7 @@ def run_sweep(overrides: Sequence[str], output_dir: Path,
     """
     cfg = compose_config(overrides)
     assert cfg.sweep is not None
-    check_space(cfg.sweep, overrides)
+    check_trials(cfg.sweep, overrides)
     if server is None:
         with started_early(cfg) as started:  # idempotent: the CLI may have found none needed
             return _sweep(cfg, overrides, output_dir, started)

@@ -55,8 +55,9 @@ def trial_overrides(spec: SweepConfig, overrides: Sequence[str],
     return merge_overrides(spec.overrides, own, to_overrides(choices))
 
 
-def check_space(spec: SweepConfig, overrides: Sequence[str]) -> None:
-    """Every choice and every range end of the space composes into a valid config.
+def check_trials(spec: SweepConfig, overrides: Sequence[str]) -> None:
+    """Every choice and every range end of the space composes into a valid config, and a
+    refit has a test split to score on.
 
     Before any trial: a misspelt key or choice would otherwise fail trial after trial, and
     a bad choice between good ones never fails three trials in a row to stop the sweep.
@@ -66,10 +67,12 @@ def check_space(spec: SweepConfig, overrides: Sequence[str]) -> None:
     for position in range(max(map(len, values.values()), default=0)):
         choices = {key: vals[position % len(vals)] for key, vals in values.items()}
         try:
-            compose_config(trial_overrides(spec, overrides, choices))
+            cfg = compose_config(trial_overrides(spec, overrides, choices))
         except ConfigError:
             _check_one_by_one(spec, overrides, choices)
-            # Only this combination fails: trials drawing others still run, and report it.
+            continue  # only this combination fails: trials drawing others still run
+        if spec.refit:
+            cfg.dataset.check_test_split("sweep.refit=true", ", or set sweep.refit=false")
 
 
 def _check_one_by_one(spec: SweepConfig, overrides: Sequence[str],

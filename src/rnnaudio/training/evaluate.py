@@ -50,6 +50,8 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, n_classes: int) -> Eval
         lengths = None if lengths is None else lengths.to(device)
         logits.append(model(features.to(device), lengths).float().cpu())
         labels.append(batch_labels)
+    if not logits:  # the data step refuses an empty split; this names a caller that did not
+        raise ValueError("evaluate() got a loader with no batch: the split has no clip")
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
     return Evaluation(
         loss=F.cross_entropy(all_logits, all_labels).item(),
