@@ -118,3 +118,10 @@ def test_a_field_of_a_part_no_override_chooses_is_one_line(override, how):
         f"{key}: no {group} is chosen here, so it has no fields to set; {group} settings come "
         f"with {how}")
     assert compose_config(["+sweep=demo", "sweep.n_trials=2"]).sweep.n_trials == 2
+
+
+def test_an_unreadable_spec_is_named_even_where_an_earlier_folder_has_one_of_its_name(
+        spec_folder):
+    (spec_folder / "demo.yaml").write_text("study_name: [\n")  # the packaged demo stays valid
+    with pytest.raises(ConfigError, match=r"demo\.yaml is not readable YAML"):
+        compose_config(["+sweep=demo"])

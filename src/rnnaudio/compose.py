@@ -124,6 +124,7 @@ def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
 def compose_config(overrides: Sequence[str] = ()) -> Config:
     """A validated config; raises :class:`ConfigError` with a one-line message."""
     check_groups_chosen(overrides)
+    check_specs_readable(overrides)
     try:
         return to_config(compose_tree(overrides))
     except (HydraException, OmegaConfBaseException) as error:
@@ -149,17 +150,26 @@ def check_groups_chosen(overrides: Sequence[str]) -> None:
                               f"{group} settings come with {HOW_CHOSEN[group]}")
 
 
+def check_specs_readable(overrides: Sequence[str]) -> None:
+    """A chosen spec whose file is unreadable, even where an earlier folder's file of that
+    name would compose in its place: the user meant the one that failed."""
+    register_specs()
+    for override in overrides:
+        key, _, name = override.lstrip("+").partition("=")
+        if f"{key}/{name}" in UNREADABLE:
+            raise ConfigError(UNREADABLE[f"{key}/{name}"])
+
+
 def describe_error(error: BaseException) -> str:
     """One line for a Hydra or OmegaConf composition error."""
-    if isinstance(error, MissingConfigException) and error.missing_cfg_file in UNREADABLE:
-        return UNREADABLE[error.missing_cfg_file]
     if isinstance(error, MissingConfigException) and error.options and error.missing_cfg_file:
         group, _, choice = error.missing_cfg_file.rpartition("/")
         return f"{group}={choice!r} is not one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
         return f"cannot parse override: {first_line(error)}"
-    if isinstance(error, ConfigCompositionException) and _IN_FILE.match(str(error)):
-        return _describe_in_file(_IN_FILE.match(str(error)))
+    in_file = _IN_FILE.match(str(error))
+    if isinstance(error, ConfigCompositionException) and in_file:
+        return _describe_in_file(in_file)
     cause = error.__cause__ if error.__cause__ is not None else error
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
         return f"{cause.full_key} is not a config field; see `rnnaudio train --cfg job`"

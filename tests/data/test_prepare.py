@@ -17,8 +17,8 @@ from rnnaudio.data.prepare import load_manifest
 from rnnaudio.data.synth import is_built, synth_speakers
 from rnnaudio.training.run import train
 
-# 26: the fewest speakers whose hashes fill both list files, so a first use accepts them.
-TINY = SynthConfig(speakers=26, repeats=1, noise_seconds=1.0, workers=2)
+# 9: the fewest speakers whose hashes put one in the test list, so a first use accepts them.
+TINY = SynthConfig(speakers=9, repeats=1, noise_seconds=1.0, workers=2)
 
 
 def _ensure_and_read(root: str, builds: str) -> None:
@@ -71,7 +71,7 @@ def test_an_empty_testing_list_is_refused_in_one_line_before_any_feature(tmp_pat
 def test_a_synth_corpus_built_with_too_few_speakers_names_the_rebuild(
     synth_corpus: Path, tmp_path: Path
 ) -> None:
-    # What `rnnaudio data synth dataset.synth.speakers=8` wrote before the build refused it:
+    # What `rnnaudio data synth dataset.synth.speakers=8` wrote before it refused them:
     # the first 8 speakers' clips and two empty list files.
     root = tmp_path / "synth_commands"
     kept = {s.hash for s in synth_speakers(8)}

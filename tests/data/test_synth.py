@@ -21,7 +21,7 @@ from rnnaudio.data.synth import (
     build_synth_commands,
     check_split_speakers,
     is_built,
-    min_split_speakers,
+    min_test_speakers,
     synth_speakers,
 )
 from rnnaudio.data.synth_voices import MAX_SPEAKERS
@@ -33,8 +33,8 @@ SPEECH_COMMANDS_WORDS = {
     *("nine", "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero"),
 }
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
-# The fewest speakers `data synth` and a first use accept: fewer leave a list file empty.
-FEWEST = 26
+# The fewest speakers `data synth` and a first use accept: fewer leave the test list empty.
+FEWEST = 9
 TINY = SynthConfig(speakers=4, repeats=2, noise_seconds=1.0, workers=2)
 TINY_WORDS = ("yes", "marvin")
 
@@ -227,10 +227,10 @@ def hashed_sets(n: int) -> set[str]:
     return {which_set(f"{s.hash}_nohash_0.wav", 10, 10) for s in synth_speakers(n)}
 
 
-def test_the_fewest_speakers_is_the_first_prefix_with_both_lists_from_wardens_hash():
-    assert min_split_speakers() == FEWEST
-    assert {"validation", "testing"} <= hashed_sets(FEWEST)
-    assert not {"validation", "testing"} <= hashed_sets(FEWEST - 1)
+def test_the_fewest_speakers_is_the_first_prefix_with_a_test_speaker_by_wardens_hash():
+    assert min_test_speakers() == FEWEST
+    assert "testing" in hashed_sets(FEWEST) and "testing" not in hashed_sets(FEWEST - 1)
+    check_split_speakers(SynthConfig(speakers=FEWEST))  # its validation list is still empty
 
 
 def test_a_first_use_with_too_few_speakers_is_refused_before_any_engine_runs(tmp_path,
@@ -241,18 +241,11 @@ def test_a_first_use_with_too_few_speakers_is_refused_before_any_engine_runs(tmp
     with pytest.raises(ConfigError) as error:
         ensure_corpus(dataset, progress=False)
     assert str(error.value) == (
-        "dataset.synth.speakers=8 leaves validation_list.txt and testing_list.txt empty "
-        "(Warden's hash of the speaker ids puts none of the first 8 speakers there); "
+        "dataset.synth.speakers=8 leaves testing_list.txt empty (Warden's hash of the speaker "
+        "ids puts none of the first 8 speakers there); "
         f"valid values are >= {FEWEST} and <= {MAX_SPEAKERS}"
     )
     assert list(tmp_path.iterdir()) == []
-
-
-def test_one_list_left_empty_is_named_alone():
-    # The first 25 speakers include testing ones (9th, 10th) but no validation one yet.
-    with pytest.raises(ConfigError, match=r"speakers=25 leaves validation_list\.txt empty \("):
-        check_split_speakers(SynthConfig(speakers=FEWEST - 1))
-    check_split_speakers(SynthConfig(speakers=FEWEST))
 
 
 def test_data_synth_with_too_few_speakers_exits_2_with_one_line(tmp_path):
@@ -264,8 +257,8 @@ def test_data_synth_with_too_few_speakers_exits_2_with_one_line(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "rnnaudio: error: dataset.synth.speakers=8 leaves validation_list.txt and "
-        "testing_list.txt empty (Warden's hash of the speaker ids puts none of the first 8 "
-        f"speakers there); valid values are >= {FEWEST} and <= {MAX_SPEAKERS}"
+        "rnnaudio: error: dataset.synth.speakers=8 leaves testing_list.txt empty (Warden's "
+        "hash of the speaker ids puts none of the first 8 speakers there); valid values are "
+        f">= {FEWEST} and <= {MAX_SPEAKERS}"
     ]
     assert not root.exists()

@@ -131,3 +131,27 @@ def test_rows_on_a_corpus_without_a_test_split_are_refused_before_any_row(worksp
         "experiment=tiny row 'rnn-8' scores on the test split, and dataset=esc50 has none with "
         "dataset.test_folds=[]; hold a predefined fold out, e.g. dataset.test_folds=[5]")
     assert not (work / "mlflow.db").exists() and not (work / "out").exists()
+
+
+def test_a_later_rows_sweep_that_no_trial_could_run_is_refused_before_the_first_row(
+        tmp_path, monkeypatch):
+    from rnnaudio.config import ConfigError
+    from rnnaudio.experiment.runner import run_experiment
+
+    (tmp_path / "typo.yaml").write_text(
+        "study_name: typo\nn_trials: 2\nspace: {model.cell: {choices: [rnn, lstn]}}\n")
+    (tmp_path / "two.yaml").write_text(textwrap.dedent("""\
+        name: two
+        seeds: [0]
+        rows:
+          - {name: plain, overrides: [model=rnn]}
+          - {name: swept, overrides: [model=gru], sweep: typo}
+        """))
+    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
+    monkeypatch.setenv("RNNAUDIO_SWEEPS", str(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        run_experiment(["+experiment=two", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"],
+                       tmp_path / "out")
+    assert str(error.value) == ("sweep.space.model.cell: 'lstn' gives no valid config: "
+                                "model.cell='lstn' is not one of: rnn, lstm, gru")
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "out").exists()

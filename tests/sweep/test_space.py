@@ -131,3 +131,19 @@ def test_a_refit_on_a_corpus_without_a_test_split_is_refused_before_any_trial():
         "set sweep.refit=false")
     check_trials(spec, [*esc50, "dataset.test_folds=[5]"])
     check_trials(SweepConfig(study_name="s", space=spec.space, refit=False), esc50)
+
+
+@pytest.mark.parametrize("mels", [[80, 40], [40, 80]])
+def test_a_value_valid_beside_another_value_of_the_space_is_kept_in_either_order(mels):
+    # n_mfcc=64 needs n_mels=80: with the default 40 alone it would be refused.
+    check_trials(sweep_spec({"features.n_mels": SearchParam(choices=mels),
+                             "features.n_mfcc": SearchParam(type="int", low=13, high=64)}), [])
+
+
+def test_a_stepped_range_is_checked_at_the_last_value_optuna_draws():
+    # 0.0, 0.3, 0.6, 0.9: the high of 1.0 is never drawn, and 0.95 is dropout's limit.
+    check_trials(sweep_spec({"model.dropout": SearchParam(type="float", low=0.0, high=1.0,
+                                                          step=0.3)}), [])
+    with pytest.raises(ConfigError, match=r"sweep\.space\.model\.dropout: 0\.96 gives no"):
+        check_trials(sweep_spec({"model.dropout": SearchParam(type="float", low=0.0,
+                                                              high=0.96)}), [])

@@ -86,6 +86,8 @@ class DatasetConfig:
         "fsdd": ("recordings",),
     }
     LENGTHS: ClassVar[tuple[str, ...]] = ("fixed", "variable")
+    # Corpora whose test split is only what test_folds holds out; the others' layouts fix it.
+    TEST_FROM_FOLDS: ClassVar[tuple[str, ...]] = ("esc50", "urbansound8k", "folder")
 
     name: str = "synth_commands"
     root: str = MISSING  # each corpus YAML sets it; real corpora need the user to
@@ -122,13 +124,18 @@ class DatasetConfig:
         """Refuses a run that ends in a test evaluation (``needed_by``) on a corpus that has
         no test split: esc50, urbansound8k and folder have one only when ``test_folds``
         holds predefined folds out; the other layouts fix theirs."""
-        if self.name in ("esc50", "urbansound8k", "folder") and not self.test_folds:
-            example = {"esc50": "[5]", "urbansound8k": "[10]"}.get(self.name, "[<fold>]")
-            raise ConfigError(
-                f"{needed_by} scores on the test split, and dataset={self.name} has none with "
-                f"dataset.test_folds=[]; hold a predefined fold out, e.g. "
-                f"dataset.test_folds={example}{otherwise}"
-            )
+        if self.name not in self.TEST_FROM_FOLDS or self.test_folds:
+            return
+        hold_out = {
+            "esc50": "hold a predefined fold out, e.g. dataset.test_folds=[5]",
+            "urbansound8k": "hold a predefined fold out, e.g. dataset.test_folds=[10]",
+            "folder": "give dataset.root a .csv with a fold column and hold a fold out with "
+            "dataset.test_folds",
+        }[self.name]
+        raise ConfigError(
+            f"{needed_by} scores on the test split, and dataset={self.name} has none with "
+            f"dataset.test_folds=[]; {hold_out}{otherwise}"
+        )
 
     @property
     def is_sequence(self) -> bool:

@@ -47,7 +47,9 @@ class SearchParam:
 
 def _shown(bound: float | None) -> str:
     """A bound as its YAML was written: OmegaConf reads ``low: 128`` as 128.0."""
-    return "null" if bound is None else f"{bound:g}"
+    if bound is None:
+        return "null"
+    return str(int(bound)) if float(bound).is_integer() else repr(bound)
 
 
 @dataclass

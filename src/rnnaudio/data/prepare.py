@@ -28,12 +28,12 @@ from rnnaudio.data.corpora.speech_commands import load_speech_commands
 from rnnaudio.data.corpora.urbansound8k import load_urbansound8k
 from rnnaudio.data.data_report import DataReport, TooManyBadFilesError
 from rnnaudio.data.features import fold_statistics
-from rnnaudio.data.folds import hold_out_test_folds, predefined_folds
+from rnnaudio.data.folds import hold_out_test_folds
 from rnnaudio.data.synth import (
     build_synth_commands,
     check_split_speakers,
     is_built,
-    min_split_speakers,
+    min_test_speakers,
 )
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,8 @@ class FixedTestSplit(NamedTuple):
     valid: str
 
 
-# Corpora whose layout fixes the test split. The others (esc50, urbansound8k, folder) have a
-# test split only when dataset.test_folds holds folds out; cross-validation alone needs none.
+# Corpora whose layout fixes the test split. The others (DatasetConfig.TEST_FROM_FOLDS) have
+# one only when dataset.test_folds holds folds out; cross-validation alone needs none.
 FIXED_TEST_SPLITS: dict[str, FixedTestSplit] = {
     "synth_commands": FixedTestSplit("testing_list.txt", "testing_list.txt", _LISTED),
     "speech_commands": FixedTestSplit("testing_list.txt", "testing_list.txt", _LISTED),
@@ -170,32 +170,11 @@ def check_splits(manifest: pd.DataFrame, cfg: DatasetConfig, context: str = "") 
 
 
 def _rebuild_hint(cfg: DatasetConfig) -> str:
-    # An embedded corpus built with too few speakers before the build refused them.
-    fewest = min_split_speakers()
-    if cfg.name != "synth_commands" or fewest is None:
+    # An embedded corpus built with too few speakers before data synth refused them.
+    if cfg.name != "synth_commands":
         return ""
     return (f", or rebuild it with: rnnaudio data synth dataset.root={cfg.root} "
-            f"dataset.synth.speakers={max(fewest, cfg.synth.speakers)}")
-
-
-def check_test_split(manifest: pd.DataFrame, cfg: DatasetConfig) -> None:
-    """One line for a manifest without a test split, for a run that ends in a test
-    evaluation (a refit). Corpora whose layout fixes the split fail in :func:`check_splits`
-    already; the others have one only when ``dataset.test_folds`` holds folds out.
-    """
-    if (manifest["split"] == "test").any():
-        return
-    folds = predefined_folds(manifest)
-    valid = (
-        f"hold out one of its predefined folds {folds}, e.g. dataset.test_folds=[{folds[-1]}]"
-        if folds
-        else "give dataset.root a .csv with a fold column and hold folds out with "
-        "dataset.test_folds"
-    )
-    raise ConfigError(
-        f"dataset.test_folds={list(cfg.test_folds)} leaves {cfg.name} corpus {cfg.root} "
-        f"without a test split, and the final evaluation needs one; {valid}"
-    )
+            f"dataset.synth.speakers={max(min_test_speakers(), cfg.synth.speakers)}")
 
 
 def labelled_features(

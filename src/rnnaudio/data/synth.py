@@ -59,7 +59,7 @@ __all__ = [
     "build_synth_commands",
     "check_split_speakers",
     "is_built",
-    "min_split_speakers",
+    "min_test_speakers",
     "synth_speakers",
 ]
 
@@ -118,15 +118,10 @@ def _check_words(words: Sequence[str]) -> tuple[str, ...]:
 
 
 @functools.cache  # the pool and its hashes never change within a process (~10 ms)
-def min_split_speakers() -> int | None:
-    """The fewest speakers (the pool's first ``n``) that put a speaker in each list file;
-    None if no prefix of the pool does."""
-    seen: set[str] = set()
-    for n, speaker in enumerate(synth_speakers(MAX_SPEAKERS), start=1):
-        seen.add(_split_of(speaker))
-        if all(which in seen for _, which in SPLIT_LISTS):
-            return n
-    return None
+def min_test_speakers() -> int:
+    """The fewest speakers (the pool's first ``n``) that put one in ``testing_list.txt``."""
+    speakers = synth_speakers(MAX_SPEAKERS)
+    return next(n for n, s in enumerate(speakers, start=1) if _split_of(s) == "testing")
 
 
 def _split_of(speaker: Speaker) -> str:
@@ -135,23 +130,15 @@ def _split_of(speaker: Speaker) -> str:
 
 
 def check_split_speakers(cfg: SynthConfig) -> None:
-    """Refuses, before any audio, speakers whose hashes would leave a list file empty: a run
-    on the corpus would train every fold and then find no test clip."""
-    speakers = synth_speakers(cfg.speakers)
-    splits = {_split_of(speaker) for speaker in speakers}
-    empty = [name for name, which in SPLIT_LISTS if which not in splits]
-    if not empty:
-        return
-    n, fewest = len(speakers), min_split_speakers()
-    valid = (
-        f"valid values are >= {fewest} and <= {MAX_SPEAKERS}"
-        if fewest is not None
-        else "no number of speakers of the pool fills both"
-    )
-    raise ConfigError(
-        f"dataset.synth.speakers={n} leaves {' and '.join(empty)} empty (Warden's hash of the "
-        f"speaker ids puts none of the first {n} speakers there); {valid}"
-    )
+    """Refuses, before any audio, speakers whose hashes leave the test split empty: a run on
+    the corpus would train every fold and then find no test clip. (An empty validation list
+    harms nothing: cross-validation pools it with training.)"""
+    if cfg.speakers < min_test_speakers():
+        raise ConfigError(
+            f"dataset.synth.speakers={cfg.speakers} leaves testing_list.txt empty (Warden's "
+            f"hash of the speaker ids puts none of the first {cfg.speakers} speakers there); "
+            f"valid values are >= {min_test_speakers()} and <= {MAX_SPEAKERS}"
+        )
 
 
 def _engine_version(engine: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
-from rnnaudio.sweep.space import to_overrides
+from rnnaudio.sweep.space import check_trials, to_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.refit import epochs_to_best, refit_and_test
 from rnnaudio.training.run import train
@@ -76,9 +76,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     experiment = cfg.experiment
     assert experiment is not None
     user = [o for o in overrides if not o.lstrip("+~").startswith("experiment")]
-    for row in experiment.rows:  # before any row trains: each ends in a test evaluation
-        row_cfg = compose_config(merge_overrides(experiment.overrides, row.overrides, user))
-        row_cfg.dataset.check_test_split(f"experiment={experiment.name} row {row.name!r}")
+    _check_rows(experiment, user)
     tracker = RunTracker(cfg.tracking)
     runs: list[RowRun] = []
     for row in experiment.rows:
@@ -106,6 +104,26 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     return runs
 
 
+def _check_rows(experiment: ExperimentConfig, user: Sequence[str]) -> None:
+    """Before any row trains: each row's config composes and has the test split it ends
+    scored on, and every trial of its sweep composes, so row 3 cannot fail after hours."""
+    for row in experiment.rows:
+        base = merge_overrides(experiment.overrides, row.overrides, user)
+        compose_config(base).dataset.check_test_split(
+            f"experiment={experiment.name} row {row.name!r}")
+        if row.sweep is not None:
+            overrides = _sweep_overrides(experiment, row, base)
+            spec = compose_config(overrides).sweep
+            assert spec is not None
+            check_trials(spec, overrides)
+
+
+def _sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow,
+                     base: list[str]) -> list[str]:
+    study = f"{experiment.name}-{row.name}"
+    return [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
+
+
 def _run_row(cfg: Config, tags: dict[str, str], tracker: RunTracker, work: Path) -> str:
     result = train(cfg, work / "cv", tags=tags)
     epochs = epochs_to_best([fold.best_epoch for fold in result.folds])
@@ -123,9 +141,7 @@ def _row_choices(experiment: ExperimentConfig, row: ExperimentRow, base: list[st
         return []
     from rnnaudio.sweep.driver import run_sweep  # a sweep per row is the exception
 
-    study = f"{experiment.name}-{row.name}"
-    overrides = [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
-    result = run_sweep(overrides, output_dir / row.name / "sweep")
+    result = run_sweep(_sweep_overrides(experiment, row, base), output_dir / row.name / "sweep")
     if result.best is None:
         raise RuntimeError(f"the sweep of row {row.name!r} completed no trial")
     return to_overrides(result.best.params)

@@ -61,35 +61,54 @@ def check_trials(spec: SweepConfig, overrides: Sequence[str]) -> None:
 
     Before any trial: a misspelt key or choice would otherwise fail trial after trial, and
     a bad choice between good ones never fails three trials in a row to stop the sweep.
-    One composition per position across the keys' values, and per key only after a failure.
+    One composition per position across the keys' values; more only after a failure.
     """
     values = {key: _checked_values(param) for key, param in spec.space.items()}
-    for position in range(max(map(len, values.values()), default=0)):
-        choices = {key: vals[position % len(vals)] for key, vals in values.items()}
+    positions = _positions(values)
+    for choices in positions:
         try:
             cfg = compose_config(trial_overrides(spec, overrides, choices))
         except ConfigError:
-            _check_one_by_one(spec, overrides, choices)
+            _refuse_a_value_no_trial_takes(spec, overrides, choices, positions)
             continue  # only this combination fails: trials drawing others still run
         if spec.refit:
             cfg.dataset.check_test_split("sweep.refit=true", ", or set sweep.refit=false")
 
 
-def _check_one_by_one(spec: SweepConfig, overrides: Sequence[str],
-                      choices: Mapping[str, Any]) -> None:
-    for key, value in choices.items():
-        try:
-            compose_config(trial_overrides(spec, overrides, {key: value}))
-        except ConfigError as error:
-            raise ConfigError(f"sweep.space.{key}: {value!r} gives no valid config: {error}"
-                              ) from error
+def _positions(values: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """The i-th value of every key (the shorter lists cycled), for each i."""
+    count = max(map(len, values.values()), default=0)
+    return [{key: vals[i % len(vals)] for key, vals in values.items()} for i in range(count)]
+
+
+def _refuse_a_value_no_trial_takes(spec: SweepConfig, overrides: Sequence[str],
+                                   failed: Mapping[str, Any],
+                                   positions: list[dict[str, Any]]) -> None:
+    """Raises for a value of ``failed`` that composes neither beside the other keys'
+    defaults nor beside any position's values of them: no trial drawing it could run."""
+    for key, value in failed.items():
+        errors: list[ConfigError] = []
+        for choices in [{key: value}, *({**other, key: value} for other in positions)]:
+            try:
+                compose_config(trial_overrides(spec, overrides, choices))
+                break
+            except ConfigError as error:
+                errors.append(error)
+        else:
+            raise ConfigError(f"sweep.space.{key}: {value!r} gives no valid config: "
+                              f"{errors[0]}") from errors[0]
 
 
 def _checked_values(param: SearchParam) -> list[Any]:
+    """Each choice, or the ends of the range as Optuna draws them."""
     if param.type == "categorical":
         return list(param.choices or [])
     cast = int if param.type == "int" else float
-    return [cast(param.low), cast(param.high)]
+    low, high = cast(param.low), cast(param.high)
+    if param.step:  # no draw lies above the last whole step from low
+        step = cast(param.step)
+        high = low + (high - low) // step * step
+    return [low, high]
 
 
 def to_overrides(choices: Mapping[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 
 from rnnaudio.config import Config
 from rnnaudio.data.datamodule import FoldDataModule, batch_loader
-from rnnaudio.data.prepare import check_test_split, labelled_features
+from rnnaudio.data.prepare import labelled_features
 from rnnaudio.tracking.run_logger import RunLogger
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.crossval import build_model
@@ -36,9 +36,9 @@ def refit_and_test(
         from rnnaudio.training.sequence_fit import refit_sequence_and_test
 
         return refit_sequence_and_test(cfg, epochs, tracker, run_id, work_dir)
+    cfg.dataset.check_test_split("the refit")  # callers check first; this before its epochs
     data = labelled_features(cfg.dataset, cfg.features, cfg.seed, progress=cfg.trainer.progress,
                              augment=cfg.augment)
-    check_test_split(data.manifest, cfg.dataset)  # before the refit's epochs, not after
     split = data.manifest["split"].to_numpy()
     train_rows, test_rows = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
     model = build_model(cfg, data, train_rows)
