@@ -1,11 +1,14 @@
 """The command line as a user types it: bad input exits 2 with one line, before any work."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
 
@@ -27,6 +30,9 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         (["frobnicate"], "command 'frobnicate' is not one of: train, sweep, run, report, data"),
         (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
         (["train", "sweep.n_trials=2"], "sweep.n_trials: no sweep is chosen here"),
+        # Each job of a multirun, before the first one runs.
+        (["train", "-m", "model=rnn,transformer"], "model='transformer' is not one of"),
+        (["train", "-m", "model.hidden_size=8,-1"], "model.hidden_size=-1 is out of range"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
@@ -50,6 +56,37 @@ def test_a_sweep_whose_space_holds_a_bad_choice_exits_2_before_any_work(tmp_path
         "rnnaudio: error: sweep.space.model.cell: 'lstn' gives no valid config: "
         "model.cell='lstn' is not one of: rnn, lstm, gru"]
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_a_gpu_trainer_without_a_gpu_exits_2_before_any_work(tmp_path):
+    result = run("train", "trainer=gpu", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"rnnaudio: error: trainer.accelerator='gpu', but torch {torch.__version__} sees no "
+        "CUDA GPU on this machine; valid here are trainer=cpu and trainer=auto"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_a_job_imports_its_libraries_is_one_line(synth_corpus, tmp_path):
+    # Hydra makes the job's folder just before the job imports torch and Lightning for
+    # seconds: a Ctrl-C then used to print the import's traceback.
+    job = subprocess.Popen(
+        [RNNAUDIO, "train", f"dataset.root={synth_corpus}", f"features.cache_dir={tmp_path}/c",
+         f"tracking.uri=sqlite:///{tmp_path}/m.db", "hydra.run.dir=job"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "job").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)  # Hydra's config files written; the job's seconds of imports under way
+    job.send_signal(signal.SIGINT)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "rnnaudio: interrupted; its runs end KILLED in MLflow; the same command trains again "
+        "from the start")
 
 
 def test_hydra_cfg_flag_prints_the_composed_job(tmp_path):

@@ -7,6 +7,7 @@ validated once, so a bad value stops with one line and exit code 2 before any wo
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from rnnaudio.compose import CONF_DIR, compose_config, register_all
+from rnnaudio.compose import CONF_DIR, compose_config, describe_error, register_all
 from rnnaudio.config import Config, ConfigError, to_config
 from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE, interrupted, terminate_as_interrupt
 from rnnaudio.quiet import quiet_third_party
@@ -45,6 +48,7 @@ HYDRA_FLAGS = {
     "-h", "--help", "--hydra-help", "-c", "--cfg", "-m", "--multirun", "-i", "--info",
     "-p", "--package", "--resolve", "-sc", "--shell-completion",
 }
+MULTIRUN_FLAGS = {"-m", "--multirun"}
 
 
 def fail(message: str) -> None:
@@ -60,8 +64,13 @@ def validated(cfg: DictConfig) -> Config:
     return config
 
 
+# What an interrupt leaves behind, said after "rnnaudio: interrupted".
+KILLED = "its runs end KILLED in MLflow"
+RESUMES = f"{KILLED}, and the same command resumes the work"
+
+
 @contextmanager
-def one_line_errors() -> Iterator[None]:
+def one_line_errors(left_behind: str = "") -> Iterator[None]:
     """Bad input found only once the data is read (too many bad files, folds that do not
     match a corpus's predefined ones), or a sweep whose trials all fail, still ends in one
     line and exit code 2. Ctrl-C or SIGTERM ends in one line and exit code 130."""
@@ -74,8 +83,8 @@ def one_line_errors() -> Iterator[None]:
     except BaseException as error:
         if not interrupted(error):
             raise
-        print("rnnaudio: interrupted; its runs end KILLED in MLflow, and the same command "
-              "resumes the work", file=sys.stderr)
+        print(f"rnnaudio: interrupted{'; ' if left_behind else ''}{left_behind}",
+              file=sys.stderr)
         raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
 
@@ -83,23 +92,24 @@ def _output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-# Jobs import torch, Lightning and MLflow only when they run: `--help` stays instant.
+# Jobs import torch, Lightning and MLflow only when they run, so `--help` stays instant,
+# and inside one_line_errors: a Ctrl-C during those seconds of imports is one line too.
 
 
 def train_job(cfg: DictConfig) -> None:
-    from rnnaudio.report.console import print_train_result
-    from rnnaudio.training.run import train
-
     config = validated(cfg)
-    with one_line_errors():
+    with one_line_errors(f"{KILLED}; the same command trains again from the start"):
+        from rnnaudio.report.console import print_train_result
+        from rnnaudio.training.run import train
+
         print_train_result(train(config, _output_dir()))
 
 
 def synth_job(cfg: DictConfig) -> None:
-    from rnnaudio.data.synth import build_synth_commands, check_split_speakers
-
     config = validated(cfg)
-    with one_line_errors():
+    with one_line_errors("no corpus is left half-built; the same command builds it"):
+        from rnnaudio.data.synth import build_synth_commands, check_split_speakers
+
         check_split_speakers(config.dataset.synth)
         root = build_synth_commands(Path(config.dataset.root), config.dataset.synth)
     print(f"synth_commands written to {root}")
@@ -112,7 +122,7 @@ def sweep_job(cfg: DictConfig) -> None:
     overrides = list(HydraConfig.get().overrides.task)
     # Before the driver's imports: the workers' fork server and MLflow server (5 s of CPU
     # each) start beside them instead of after them.
-    with one_line_errors(), started_early(config) as server:
+    with one_line_errors(RESUMES), started_early(config) as server:
         from rnnaudio.report.console import print_sweep_result
         from rnnaudio.sweep.driver import run_sweep
 
@@ -120,11 +130,11 @@ def sweep_job(cfg: DictConfig) -> None:
 
 
 def run_job(cfg: DictConfig) -> None:
-    from rnnaudio.experiment.runner import run_experiment
-
     validated(cfg)
     overrides = list(HydraConfig.get().overrides.task)
-    with one_line_errors():
+    with one_line_errors(RESUMES):
+        from rnnaudio.experiment.runner import run_experiment
+
         runs = run_experiment(overrides, _output_dir())
     skipped = sum(run.skipped for run in runs)
     print(f"{len(runs) - skipped} row runs done, {skipped} finished earlier and skipped")
@@ -132,10 +142,10 @@ def run_job(cfg: DictConfig) -> None:
 
 
 def report_job(cfg: DictConfig) -> None:
-    from rnnaudio.report.build import build_report
-    from rnnaudio.report.console import print_report
-
     with one_line_errors():
+        from rnnaudio.report.build import build_report
+        from rnnaudio.report.console import print_report
+
         print_report(build_report(validated(cfg)))
 
 
@@ -180,20 +190,38 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
 
 
 def _preflight(command: str, overrides: list[str]) -> None:
-    """Compose and validate exactly what Hydra is about to run, before it creates anything;
-    for a sweep, every value its space can give too (``run_sweep`` checks again, for the
-    callers that come without this command line)."""
-    if any(arg.split("=")[0] in HYDRA_FLAGS for arg in overrides):
-        return  # Hydra prints or sweeps; every multirun job is validated when it starts
+    """Compose and validate exactly what Hydra is about to run, before it creates anything:
+    each job of a multirun; the device of a job that trains; for a sweep, every value its
+    space can give too (``run_sweep`` checks again, for callers without this command line)."""
+    flags = {arg.split("=")[0] for arg in overrides} & HYDRA_FLAGS
+    if flags - MULTIRUN_FLAGS:
+        return  # Hydra prints (--cfg, --help, ...) rather than runs
     try:
-        config = compose_config(overrides)
-        config.dataset.check_root()
-        if command == "sweep" and config.sweep is not None:
-            from rnnaudio.sweep.space import check_trials
+        for job in _jobs(overrides) if flags else [overrides]:
+            _check_job(command, job)
+    except (ConfigError, HydraException) as error:
+        fail(str(error) if isinstance(error, ConfigError) else describe_error(error))
 
-            check_trials(config.sweep, overrides)
-    except ConfigError as error:
-        fail(str(error))
+
+def _jobs(overrides: list[str]) -> list[list[str]]:
+    """The overrides of each job of a multirun: the grid of its comma lists and ranges,
+    expanded as Hydra's basic sweeper expands them."""
+    parsed = OverridesParser.create().parse_overrides(
+        [o for o in overrides if o not in MULTIRUN_FLAGS])
+    values = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+              if o.is_sweep_override() else [o.input_line] for o in parsed]
+    return [list(job) for job in itertools.product(*values)]
+
+
+def _check_job(command: str, overrides: list[str]) -> None:
+    config = compose_config(overrides)
+    config.dataset.check_root()
+    if command in ("train", "sweep", "run"):
+        config.trainer.check_device()
+    if command == "sweep" and config.sweep is not None:
+        from rnnaudio.sweep.space import check_trials
+
+        check_trials(config.sweep, overrides)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -208,7 +236,11 @@ def main(argv: list[str] | None = None) -> None:
     quiet_third_party()
     sys.argv = [f"rnnaudio {command}", *overrides]
     app = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-    app(JOBS[command])()
+    try:
+        app(JOBS[command])()
+    except KeyboardInterrupt:  # in Hydra's start, before the job: nothing began
+        print("rnnaudio: interrupted", file=sys.stderr)
+        raise SystemExit(INTERRUPTED_EXIT_CODE) from None
 
 
 if __name__ == "__main__":

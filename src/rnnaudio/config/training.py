@@ -47,6 +47,19 @@ class TrainerConfig:
         check_range("trainer", "gradient_clip_val", self.gradient_clip_val, 0.0)
         check_range("trainer", "early_stopping_patience", self.early_stopping_patience, 1)
 
+    def check_device(self) -> None:
+        """Fails fast, before any work, on ``trainer=gpu`` where PyTorch sees no GPU (the
+        check imports torch, so it runs where a job is about to train, not at composition)."""
+        if self.accelerator != "gpu":
+            return
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"trainer.accelerator='gpu', but torch {torch.__version__} sees no CUDA GPU "
+                "on this machine; valid here are trainer=cpu and trainer=auto"
+            )
+
 
 @dataclass
 class CVConfig:

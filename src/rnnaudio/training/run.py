@@ -121,6 +121,7 @@ def train(
     called with each finished fold and all folds so far, and stops the CV by returning True
     (a pruned trial). An exception ends every open run as FAILED, never RUNNING.
     """
+    cfg.trainer.check_device()
     tracker = RunTracker(cfg.tracking)  # a store that cannot be opened fails before the data
     task = task_data(cfg)
     folds, names = task.folds, task.fold_names
