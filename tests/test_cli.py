@@ -75,7 +75,9 @@ def test_ctrl_c_while_a_job_imports_its_libraries_is_one_line(synth_corpus, tmp_
         [RNNAUDIO, "train", f"dataset.root={synth_corpus}", f"features.cache_dir={tmp_path}/c",
          f"tracking.uri=sqlite:///{tmp_path}/m.db", "hydra.run.dir=job"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL)
+        stdin=subprocess.DEVNULL,
+        # As at a terminal: a CI job started in the background inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (tmp_path / "job").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
