@@ -114,6 +114,7 @@ def merge_overrides(*layers: Sequence[str]) -> list[str]:
 def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
     """The composed tree for ``overrides`` (``key=value`` strings), unvalidated."""
     register_all()
+    check_specs_readable(overrides)
     if GlobalHydra.instance().is_initialized():
         # Inside a running Hydra app (a sweep composing its trials): reuse its search path.
         return compose("config", overrides=list(overrides))
@@ -124,7 +125,6 @@ def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
 def compose_config(overrides: Sequence[str] = ()) -> Config:
     """A validated config; raises :class:`ConfigError` with a one-line message."""
     check_groups_chosen(overrides)
-    check_specs_readable(overrides)
     try:
         return to_config(compose_tree(overrides))
     except (HydraException, OmegaConfBaseException) as error:
@@ -152,8 +152,8 @@ def check_groups_chosen(overrides: Sequence[str]) -> None:
 
 def check_specs_readable(overrides: Sequence[str]) -> None:
     """A chosen spec whose file is unreadable, even where an earlier folder's file of that
-    name would compose in its place: the user meant the one that failed."""
-    register_specs()
+    name would compose in its place: the user meant the one that failed. Reads
+    :data:`UNREADABLE` as the last :func:`register_specs` left it."""
     for override in overrides:
         key, _, name = override.lstrip("+").partition("=")
         if f"{key}/{name}" in UNREADABLE:
