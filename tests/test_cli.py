@@ -58,6 +58,22 @@ def test_a_sweep_whose_space_holds_a_bad_choice_exits_2_before_any_work(tmp_path
     assert list(work.iterdir()) == []
 
 
+def test_an_experiment_with_a_bad_later_row_exits_2_before_any_work(tmp_path):
+    specs, work = tmp_path / "specs", tmp_path / "work"
+    specs.mkdir()
+    work.mkdir()
+    (specs / "two.yaml").write_text(
+        "name: two\nseeds: [0]\nrows:\n  - {name: plain, overrides: [model=rnn]}\n"
+        "  - {name: bad, overrides: [model=gru, model.hidden_size=-3]}\n")
+    result = run("run", "experiment=two", cwd=work,
+                 env={**os.environ, "RNNAUDIO_EXPERIMENTS": str(specs)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "rnnaudio: error: experiment=two row 'bad': model.hidden_size=-3 is out of range; "
+        "valid values are >= 1"]
+    assert list(work.iterdir()) == [], "Hydra's output folder comes after the rows' check"
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_a_gpu_trainer_without_a_gpu_exits_2_before_any_work(tmp_path):
     result = run("train", "trainer=gpu", cwd=tmp_path)

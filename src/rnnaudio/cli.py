@@ -192,7 +192,8 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
 def _preflight(command: str, overrides: list[str]) -> None:
     """Compose and validate exactly what Hydra is about to run, before it creates anything:
     each job of a multirun; the device of a job that trains; for a sweep, every value its
-    space can give too (``run_sweep`` checks again, for callers without this command line)."""
+    space can give, and for an experiment, every row (``run_sweep`` and ``run_experiment``
+    check again, for callers without this command line)."""
     flags = {arg.split("=")[0] for arg in overrides} & HYDRA_FLAGS
     if flags - MULTIRUN_FLAGS:
         return  # Hydra prints (--cfg, --help, ...) rather than runs
@@ -222,6 +223,10 @@ def _check_job(command: str, overrides: list[str]) -> None:
         from rnnaudio.sweep.space import check_trials
 
         check_trials(config.sweep, overrides)
+    if command == "run":
+        from rnnaudio.experiment.rows import check_rows
+
+        check_rows(overrides)
 
 
 def main(argv: list[str] | None = None) -> None:

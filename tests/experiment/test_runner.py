@@ -128,7 +128,8 @@ def test_rows_on_a_corpus_without_a_test_split_are_refused_before_any_row(worksp
         run_experiment(["+experiment=tiny", "dataset=esc50", f"dataset.root={esc50}",
                         f"tracking.uri=sqlite:///{work / 'mlflow.db'}"], work / "out")
     assert str(error.value) == (
-        "experiment=tiny row 'rnn-8' scores on the test split, and dataset=esc50 has none with "
+        "experiment=tiny row 'rnn-8': every row scores on the test split, and dataset=esc50 "
+        "has none with "
         "dataset.test_folds=[]; hold a predefined fold out, e.g. dataset.test_folds=[5]")
     assert not (work / "mlflow.db").exists() and not (work / "out").exists()
 
@@ -152,6 +153,7 @@ def test_a_later_rows_sweep_that_no_trial_could_run_is_refused_before_the_first_
     with pytest.raises(ConfigError) as error:
         run_experiment(["+experiment=two", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"],
                        tmp_path / "out")
-    assert str(error.value) == ("sweep.space.model.cell: 'lstn' gives no valid config: "
-                                "model.cell='lstn' is not one of: rnn, lstm, gru")
+    assert str(error.value) == ("experiment=two row 'swept': sweep.space.model.cell: 'lstn' "
+                                "gives no valid config: model.cell='lstn' is not one of: rnn, "
+                                "lstm, gru")
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "out").exists()

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
-from rnnaudio.sweep.space import check_trials, to_overrides
+from rnnaudio.experiment.rows import check_rows, row_overrides, sweep_overrides, user_overrides
+from rnnaudio.sweep.space import to_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.refit import epochs_to_best, refit_and_test
 from rnnaudio.training.run import train
@@ -72,15 +73,15 @@ def finished_run(tracker: RunTracker, tags: dict[str, str], metric: str,
 
 def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     """Runs every missing row x seed of the experiment composed from ``overrides``."""
+    check_rows(overrides)  # again, for callers without the command line
     cfg = compose_config(overrides)
     experiment = cfg.experiment
     assert experiment is not None
-    user = [o for o in overrides if not o.lstrip("+~").startswith("experiment")]
-    _check_rows(experiment, user)
+    user = user_overrides(overrides)
     tracker = RunTracker(cfg.tracking)
     runs: list[RowRun] = []
     for row in experiment.rows:
-        base = merge_overrides(experiment.overrides, row.overrides, user)
+        base = row_overrides(experiment, row, user)
         settings = row_settings(base, row.sweep)
         pending = []
         for seed in experiment.seeds:
@@ -104,26 +105,6 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     return runs
 
 
-def _check_rows(experiment: ExperimentConfig, user: Sequence[str]) -> None:
-    """Before any row trains: each row's config composes and has the test split it ends
-    scored on, and every trial of its sweep composes, so row 3 cannot fail after hours."""
-    for row in experiment.rows:
-        base = merge_overrides(experiment.overrides, row.overrides, user)
-        compose_config(base).dataset.check_test_split(
-            f"experiment={experiment.name} row {row.name!r}")
-        if row.sweep is not None:
-            overrides = _sweep_overrides(experiment, row, base)
-            spec = compose_config(overrides).sweep
-            assert spec is not None
-            check_trials(spec, overrides)
-
-
-def _sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow,
-                     base: list[str]) -> list[str]:
-    study = f"{experiment.name}-{row.name}"
-    return [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
-
-
 def _run_row(cfg: Config, tags: dict[str, str], tracker: RunTracker, work: Path) -> str:
     result = train(cfg, work / "cv", tags=tags)
     epochs = epochs_to_best([fold.best_epoch for fold in result.folds])
@@ -141,7 +122,7 @@ def _row_choices(experiment: ExperimentConfig, row: ExperimentRow, base: list[st
         return []
     from rnnaudio.sweep.driver import run_sweep  # a sweep per row is the exception
 
-    result = run_sweep(_sweep_overrides(experiment, row, base), output_dir / row.name / "sweep")
+    result = run_sweep(sweep_overrides(experiment, row, base), output_dir / row.name / "sweep")
     if result.best is None:
         raise RuntimeError(f"the sweep of row {row.name!r} completed no trial")
     return to_overrides(result.best.params)

@@ -1,0 +1,55 @@
+"""What each row runs, and the checks every shipped experiment passes before its first row."""
+
+from pathlib import Path
+
+import pytest
+
+from rnnaudio.compose import compose_config
+from rnnaudio.config import ConfigError
+from rnnaudio.experiment.rows import check_rows, row_overrides, sweep_overrides, user_overrides
+
+SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def speech_commands(tmp_path_factory) -> Path:
+    """An empty folder in the Speech Commands layout: the rows' checks never read a clip."""
+    root = tmp_path_factory.mktemp("speech_commands")
+    for name in ("validation_list.txt", "testing_list.txt"):
+        (root / name).touch()
+    return root
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_row_of_a_shipped_experiment_composes_with_its_sweep(name, speech_commands):
+    check_rows([f"+experiment={name}", f"dataset.root={speech_commands}"])
+
+
+def test_a_missing_corpus_is_refused_before_the_first_row(tmp_path):
+    with pytest.raises(ConfigError, match=r"^experiment=hello_edge_kws row 'LSTM-S': "
+                                          r"dataset.root='/no/such' is not a directory"):
+        check_rows(["+experiment=hello_edge_kws", "dataset.root=/no/such"])
+
+
+def test_the_command_line_wins_over_the_row_which_wins_over_the_experiment():
+    experiment = compose_config(["+experiment=seed_cells"]).experiment
+    row = experiment.rows[3]
+    user = user_overrides(["+experiment=seed_cells", "experiment.seeds=[0]", "cv.folds=2"])
+    assert user == ["cv.folds=2"]
+    base = row_overrides(experiment, row, user)
+    cfg = compose_config(base)
+    assert (cfg.cv.folds, cfg.trainer.max_epochs) == (2, 20)
+    assert (cfg.model.cell, cfg.model.attention) == ("gru", "additive")
+    swept = sweep_overrides(experiment, row, base)
+    spec = compose_config(swept).sweep
+    assert (spec.study_name, spec.refit) == ("seed_cells-gru+attention", False)
+
+
+def test_a_row_that_does_not_compose_is_named(tmp_path, monkeypatch):
+    (tmp_path / "two.yaml").write_text(
+        "name: two\nrows:\n  - {name: plain, overrides: [model=rnn]}\n"
+        "  - {name: typo, overrides: [model=gruu]}\n")
+    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^experiment=two row 'typo': model='gruu' is not one "
+                                          r"of: gru, lstm, rnn$"):
+        check_rows(["+experiment=two"])
