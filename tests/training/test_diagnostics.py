@@ -111,3 +111,13 @@ def test_attention_weights_of_clips_and_their_figures():
 def test_bad_diagnostics_values_are_one_line_errors(fields, message):
     with pytest.raises(ConfigError, match=message):
         DiagnosticsConfig(**fields)
+
+
+def test_a_grad_flow_point_past_the_last_epoch_is_refused_not_skipped():
+    from rnnaudio.compose import compose_config
+
+    probe = ["diagnostics=grad_flow", "trainer.max_epochs=20"]
+    assert compose_config([*probe, "diagnostics.epochs=[0,20,-1]"]).diagnostics.epochs[1] == 20
+    with pytest.raises(ConfigError, match=r"^diagnostics.epochs: 30 is past trainer.max_epochs=20"
+                                          r", so no fit reaches it; valid are 0 to 20 "):
+        compose_config([*probe, "diagnostics.epochs=[0,30]"])

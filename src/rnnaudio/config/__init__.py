@@ -54,6 +54,17 @@ class Config:
     def __post_init__(self) -> None:
         if self.dataset.is_sequence:
             self._check_sequence_model()
+        self._check_grad_flow_epochs()
+
+    def _check_grad_flow_epochs(self) -> None:
+        """A point past the last epoch would be skipped without a word; early stopping may
+        still end a fit sooner, which -1 (the end) covers."""
+        last = self.trainer.max_epochs
+        late = [e for e in self.diagnostics.epochs if e > last]
+        if self.diagnostics.grad_flow and late:
+            raise ConfigError(
+                f"diagnostics.epochs: {late[0]} is past trainer.max_epochs={last}, so no fit "
+                f"reaches it; valid are 0 to {last} completed epochs, and -1 for the end")
 
     def _check_sequence_model(self) -> None:
         """Next-step prediction reads frames ``<= t`` only and has no clip to pool over."""
