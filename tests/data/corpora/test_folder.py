@@ -51,7 +51,11 @@ def test_a_csv_without_folds_is_split_by_group(tmp_path):
     ("content", "problem"),
     [
         ("file,label\na.wav,x\n", "has list.csv without the column 'path'"),
-        ("path,label,fold\na.wav,x,one\n", "has a fold that is not an integer"),
+        ("path,label,fold\na.wav,x,1\nb.wav,y,one\n",
+         "has a fold that is not an integer (row 2 after the header, path b.wav, fold 'one')"),
+        ("path,label\na.wav,x\nb.wav,y\nc.wav,\n",
+         "has a row without a label (row 3 after the header, path c.wav)"),
+        ("path,label\na.wav,x\n,y\n", "has a row without a path (row 2 after the header)"),
         ("path,label\n", "lists no clips"),
     ],
 )

@@ -62,8 +62,10 @@ def _from_csv(csv: Path) -> pd.DataFrame:
     table = read_table(csv, ("path", "label"), CORPUS, csv.parent)
     if table.empty:
         raise layout_error(CORPUS, csv, "lists no clips")
-    if table[["path", "label"]].isna().any().any():
-        raise layout_error(CORPUS, csv, "has a row without a path or a label")
+    for column in ("path", "label"):
+        if table[column].isna().any():
+            raise layout_error(CORPUS, csv, f"has a row without a {column} "
+                               f"({_row(table, table[column].isna())})")
     paths = [p if Path(p).is_absolute() else csv.parent / p for p in table["path"].astype(str)]
     labels = table["label"].astype(str)
     groups = table["group"].astype(str) if "group" in table.columns else pd.Series(
@@ -82,7 +84,16 @@ def _from_csv(csv: Path) -> pd.DataFrame:
     with_fold = "fold" in table.columns
     if with_fold:
         folds = pd.to_numeric(table["fold"], errors="coerce")
-        if folds.isna().any() or (folds != folds.round()).any():
-            raise layout_error(CORPUS, csv, "has a fold that is not an integer")
+        bad = folds.isna() | (folds != folds.round())
+        if bad.any():
+            raise layout_error(CORPUS, csv, f"has a fold that is not an integer "
+                               f"({_row(table, bad)}, fold {table['fold'][bad].iloc[0]!r})")
         rows["fold"] = folds.astype(int).to_numpy()
     return finish(rows, sorted(labels.unique()), with_fold=with_fold)
+
+
+def _row(table: pd.DataFrame, bad: pd.Series) -> str:
+    """The first bad row, as a user finds it in the file: its number, and its path if any."""
+    index = int(bad.to_numpy().nonzero()[0][0])
+    path = table["path"].iloc[index]
+    return f"row {index + 1} after the header" + ("" if pd.isna(path) else f", path {path}")
