@@ -30,6 +30,8 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         (["frobnicate"], "command 'frobnicate' is not one of: train, sweep, run, report, data"),
         (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
         (["train", "sweep.n_trials=2"], "sweep.n_trials: no sweep is chosen here"),
+        (["train", "augment.noise_snr_db=[0,20]", "augment.noise_dir=/no/noise"],
+         "needs noise files and /no/noise is not a folder"),
         # Each job of a multirun, before the first one runs.
         (["train", "-m", "model=rnn,transformer"], "model='transformer' is not one of"),
         (["train", "-m", "model.hidden_size=8,-1"], "model.hidden_size=-1 is out of range"),

@@ -125,3 +125,19 @@ def test_an_unreadable_spec_is_named_even_where_an_earlier_folder_has_one_of_its
     (spec_folder / "demo.yaml").write_text("study_name: [\n")  # the packaged demo stays valid
     with pytest.raises(ConfigError, match=r"demo\.yaml is not readable YAML"):
         compose_config(["+sweep=demo"])
+
+
+def test_a_noise_folder_is_checked_before_work_unless_the_corpus_will_bring_its_own(tmp_path):
+    noise = ["augment.noise_snr_db=[0,20]"]
+    embedded = tmp_path / "synth_commands"
+    cfg = compose_config([*noise, f"dataset.root={embedded}"])
+    cfg.augment.check_noise_folder(cfg.dataset)  # generated with its _background_noise_
+    embedded.mkdir()
+    with pytest.raises(ConfigError, match=r"synth_commands/_background_noise_ is not a folder"):
+        cfg.augment.check_noise_folder(cfg.dataset)
+    (embedded / "_background_noise_").mkdir()
+    cfg.augment.check_noise_folder(cfg.dataset)
+    elsewhere = compose_config([*noise, f"augment.noise_dir={tmp_path / 'none'}",
+                                f"dataset.root={tmp_path / 'later'}"])
+    with pytest.raises(ConfigError, match=r"^augment.noise_snr_db=\[0.0, 20.0\] needs noise files"):
+        elsewhere.augment.check_noise_folder(elsewhere.dataset)

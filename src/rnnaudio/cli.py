@@ -219,6 +219,7 @@ def _check_job(command: str, overrides: list[str]) -> None:
     config.dataset.check_root()
     if command in ("train", "sweep", "run"):
         config.trainer.check_device()
+        config.augment.check_noise_folder(config.dataset)
     if command == "sweep" and config.sweep is not None:
         from rnnaudio.sweep.space import check_trials
 

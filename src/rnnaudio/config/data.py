@@ -10,6 +10,8 @@ from omegaconf import MISSING
 
 from rnnaudio.config.checks import ConfigError, check_choice, check_range
 
+NOISE_FOLDER = "_background_noise_"  # as Speech Commands names it
+
 
 @dataclass
 class SynthConfig:
@@ -224,3 +226,20 @@ class AugmentConfig:
             )
         check_range("augment", "noise_prob", self.noise_prob, 0.0, 1.0)
         check_range("augment", "time_shift_ms", self.time_shift_ms, 0.0)
+
+    def noise_folder(self, dataset: DatasetConfig) -> Path:
+        """``noise_dir``, else the corpus's own (Speech Commands and the embedded one have it)."""
+        return Path(self.noise_dir) if self.noise_dir else Path(dataset.root) / NOISE_FOLDER
+
+    def check_noise_folder(self, dataset: DatasetConfig) -> None:
+        """With noise on, a folder to draw it from; before any work, so the features are not
+        extracted first. An embedded corpus not yet generated will have its own."""
+        if self.noise_snr_db is None:
+            return
+        folder = self.noise_folder(dataset)
+        generated_later = dataset.name == "synth_commands" and not Path(dataset.root).exists()
+        if not folder.is_dir() and not (self.noise_dir is None and generated_later):
+            raise ConfigError(
+                f"augment.noise_snr_db={list(self.noise_snr_db)} needs noise files and {folder} "
+                "is not a folder; give augment.noise_dir=<folder of .wav/.flac/.ogg noise>"
+            )

@@ -37,8 +37,6 @@ from rnnaudio.data.features import feature_transform, window_samples
 
 log = logging.getLogger(__name__)
 
-BACKGROUND_DIR = "_background_noise_"
-
 
 def _valid_mask(lengths: torch.Tensor | None, batch: int, time: int) -> torch.Tensor:
     """Boolean ``(batch, time, 1)``: True on frames inside each clip."""
@@ -225,13 +223,7 @@ def build_augment(
     """
     noise = None
     if cfg.noise_snr_db is not None:
-        folder = Path(cfg.noise_dir) if cfg.noise_dir else Path(dataset.root) / BACKGROUND_DIR
-        if not folder.is_dir():
-            given = f"augment.noise_snr_db={list(cfg.noise_snr_db)}"
-            raise ConfigError(
-                f"{given} needs noise files and {folder} is not a folder; give "
-                "augment.noise_dir=<folder of .wav/.flac/.ogg noise>"
-            )
-        noise = load_noise_bank(folder, features, dataset.sample_rate)
+        cfg.check_noise_folder(dataset)
+        noise = load_noise_bank(cfg.noise_folder(dataset), features, dataset.sample_rate)
     augment = FeatureAugment(cfg, features, dataset.sample_rate, noise)
     return augment if augment.enabled else None

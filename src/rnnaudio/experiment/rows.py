@@ -49,6 +49,7 @@ def _check_row(experiment: ExperimentConfig, row: ExperimentRow, base: list[str]
     cfg.dataset.check_root()
     cfg.dataset.check_test_split("every row")
     cfg.trainer.check_device()
+    cfg.augment.check_noise_folder(cfg.dataset)
     if row.sweep is not None:
         swept = sweep_overrides(experiment, row, base)
         spec = compose_config(swept).sweep

@@ -24,11 +24,12 @@ import pandas as pd
 import soundfile as sf
 
 from rnnaudio.config import ConfigError
+from rnnaudio.config.data import NOISE_FOLDER
 
 COMMAND_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN_LABEL = "_unknown_"
 SILENCE_LABEL = "_silence_"
-BACKGROUND_DIR = "_background_noise_"
+BACKGROUND_DIR = NOISE_FOLDER
 TASKS = ("12class", "all_words")
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("path", "label", "speaker", "split", "start", "frames")
