@@ -156,7 +156,24 @@ def test_an_experiment_metric_no_run_has_names_the_runs_metrics(store, tmp_path)
 def test_a_store_without_runs_says_so(tmp_path):
     empty = TrackingConfig(uri=f"sqlite:///{tmp_path / 'empty.db'}",
                            artifact_root=str(tmp_path / "mlartifacts"))
+    RunTracker(empty)  # the store and its experiment, no run
     with pytest.raises(ConfigError, match=r"^tracking\.experiment='rnnaudio' at tracking\.uri="
                                           r"'sqlite:///.*empty\.db' has no finished runs to "):
         build_report(report_config(empty, tmp_path / "reports"))
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_misspelt_store_or_experiment_is_named_and_nothing_is_made(store, tmp_path):
+    elsewhere = dataclasses.replace(store, uri=f"sqlite:///{tmp_path / 'mlfow.db'}")
+    with pytest.raises(ConfigError, match=r"^tracking\.uri='sqlite:///.*mlfow\.db': "
+                                          r"/.*/mlfow\.db does not exist; give the store"):
+        build_report(report_config(elsewhere, tmp_path / "reports"))
+    assert not (tmp_path / "mlfow.db").exists()
+    misspelt = dataclasses.replace(store, experiment="rnaudio")
+    with pytest.raises(ConfigError) as error:
+        build_report(report_config(misspelt, tmp_path / "reports"))
+    assert one_line(error) == (f"tracking.experiment='rnaudio' is not in tracking.uri="
+                               f"'{store.uri}'; its experiments are: Default, rnnaudio")
+    names = [e.name for e in RunTracker(store).client.search_experiments()]
+    assert sorted(names) == ["Default", "rnnaudio"]
     assert not (tmp_path / "reports").exists()

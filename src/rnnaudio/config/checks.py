@@ -1,10 +1,12 @@
 """The error every bad config value raises, the two checks nearly all of them use, and what
-such a message may quote: one line of another library's error, a URL without its password."""
+such a message may quote: one line of another library's error, a URL without its password,
+the names nearest a misspelt one."""
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -25,6 +27,17 @@ def check_range(
     if (low is not None and value < low) or (high is not None and value > high):
         valid = " and ".join(limit for limit in limits if limit)
         raise ConfigError(f"{group}.{name}={value!r} is out of range; valid values are {valid}")
+
+
+def nearest(name: str, known: Sequence[str], shown: int = 12) -> str:
+    """Up to ``shown`` of ``known``, sorted: those closest to ``name``, as a run logs ~80
+    params and the one meant (``model.cell`` for ``model.cel``) must be among those shown."""
+    if not known:
+        return "none"
+    if len(known) <= shown:
+        return ", ".join(sorted(known))
+    closest = sorted(difflib.get_close_matches(name, known, n=shown, cutoff=0.0))
+    return f"{', '.join(closest)}, ... ({len(known)} in all)"
 
 
 def first_line(error: object, default: str = "invalid configuration") -> str:

@@ -9,7 +9,6 @@ before anything is written: a misspelt name must not replace a good report by em
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
-from rnnaudio.config.checks import shown_setting
+from rnnaudio.config.checks import nearest, shown_setting
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import aggregate, experiment_table, runs_frame, to_latex, to_markdown
 from rnnaudio.tracking.runs import RunTracker
@@ -36,7 +35,7 @@ class Report:
 
 def build_report(cfg: Config) -> Report:
     report = cfg.report or ReportConfig()
-    tracker = RunTracker(cfg.tracking)
+    tracker = RunTracker(cfg.tracking, create=False)
     if cfg.experiment is not None:
         name, table, figures, caption = _experiment(tracker, cfg.experiment, cfg.tracking)
     else:
@@ -121,18 +120,7 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
     for name in names:
         if name not in known:
             raise ConfigError(f"{field}: {name!r} is not a {kind} of {runs}; their {kind}s "
-                              f"include: {_nearest(name, known)}")
-
-
-def _nearest(name: str, known: list[str], shown: int = 12) -> str:
-    """Up to ``shown`` of ``known``, sorted: those closest to ``name``, as a run logs ~80
-    params and the one meant (``model.cell`` for ``model.cel``) must be among those shown."""
-    if not known:
-        return "none"
-    if len(known) <= shown:
-        return ", ".join(known)
-    closest = sorted(difflib.get_close_matches(name, known, n=shown, cutoff=0.0))
-    return f"{', '.join(closest)}, ... ({len(known)} in all)"
+                              f"include: {nearest(name, known)}")
 
 
 def _hidden_size_frame(runs: pd.DataFrame, study_prefix: str | None = None) -> pd.DataFrame:

@@ -25,7 +25,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from rnnaudio.config import ConfigError, TrackingConfig
-from rnnaudio.config.checks import INSTALL_DRIVER, first_line, shown_setting, without_password
+from rnnaudio.config.checks import (
+    INSTALL_DRIVER,
+    first_line,
+    nearest,
+    shown_setting,
+    without_password,
+)
 from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.database import check_database_answers, is_database_server
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
@@ -38,15 +44,25 @@ METRICS_PER_BATCH = 1000
 class RunTracker:
     """Opens runs in one experiment of one tracking store."""
 
-    def __init__(self, cfg: TrackingConfig) -> None:
+    def __init__(self, cfg: TrackingConfig, *, create: bool = True) -> None:
+        """``create=False`` reads a store that must exist already (a report): a misspelt
+        setting is an error naming what is there, and no empty store or experiment is made."""
         self.uri = cfg.uri
+        if not create:
+            _check_store_exists(cfg.uri)
         self.client = _open_client(cfg.uri)
-        self.experiment_id = self._experiment(cfg)
+        self.experiment_id = self._experiment(cfg, create)
 
-    def _experiment(self, cfg: TrackingConfig) -> str:
+    def _experiment(self, cfg: TrackingConfig, create: bool) -> str:
         existing = self.client.get_experiment_by_name(cfg.experiment)
         if existing is not None:
             return existing.experiment_id
+        if not create:
+            names = [e.name for e in self.client.search_experiments()]
+            raise ConfigError(
+                f"tracking.experiment={cfg.experiment!r} is not in "
+                f"{shown_setting('tracking.uri', cfg.uri)}; its experiments are: "
+                f"{nearest(cfg.experiment, names)}")
         # With a local store, artifacts go beside it rather than into a server's default.
         location = Path(cfg.artifact_root).resolve().as_uri() if is_local_store(cfg.uri) else None
         return self.client.create_experiment(cfg.experiment, artifact_location=location)
@@ -167,19 +183,36 @@ def _open_client(uri: str) -> MlflowClient:
         raise ConfigError(f"{shown}: {message}") from error
 
 
+def _check_store_exists(uri: str) -> None:
+    """A SQLite file that is not there: MLflow would make an empty one."""
+    if not is_local_store(uri):
+        return  # a server or database server: its experiments tell
+    database = _sqlite_path(uri)
+    if database is not None and not database.is_file():
+        raise ConfigError(
+            f"{shown_setting('tracking.uri', uri)}: {database.resolve()} does not exist; "
+            "give the store the runs are in, e.g. tracking.uri=sqlite:///<path>/mlflow.db")
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a SQLite URI; None in memory."""
+    try:
+        database = make_url(uri).database
+    except ArgumentError as error:
+        raise ConfigError(f"{shown_setting('tracking.uri', uri)} is not a SQLAlchemy URL; give "
+                          "e.g. sqlite:///mlflow.db (three slashes, then the path)") from error
+    return Path(database) if database and database != ":memory:" else None
+
+
 def _check_writable(uri: str) -> None:
     """MLflow retries a SQLite file in a folder it cannot write, or a folder where the file
     should be, for minutes, then prints a traceback. A missing folder is made, as MLflow
     itself would."""
     shown = shown_setting("tracking.uri", uri)
-    try:
-        database = make_url(uri).database
-    except ArgumentError as error:
-        raise ConfigError(f"{shown} is not a SQLAlchemy URL; give e.g. "
-                          "sqlite:///mlflow.db (three slashes, then the path)") from error
-    if not database or database == ":memory:":
+    database = _sqlite_path(uri)
+    if database is None:
         return
-    problem = _unwritable(Path(database))
+    problem = _unwritable(database)
     if problem is not None:
         raise ConfigError(f"{shown}: {problem}; give a file in a writable folder, "
                           "e.g. tracking.uri=sqlite:///mlflow.db")
