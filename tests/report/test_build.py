@@ -76,6 +76,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingConfig:
     with tracker.run("sweep") as run_id:
         tracker.log_params(run_id, {"sweep.study_name": "hidden"})
         tracker.log_metrics(run_id, {"best_cv_val_loss": 0.7})
+    # A trial stopped after its first fold: its CV mean is that fold's alone.
+    with tracker.run("pruned", tags={"optuna.state": "PRUNED"}) as run_id:
+        cfg = Config(model=ModelConfig(cell="gru", hidden_size=8))
+        tracker.log_params(run_id, flatten(dataclasses.asdict(cfg)))
+        tracker.log_metrics(run_id, {"cv_val_loss_mean": 5.0, "cv_val_loss_std": 0.0})
     return tracking
 
 
@@ -177,3 +182,29 @@ def test_a_misspelt_store_or_experiment_is_named_and_nothing_is_made(store, tmp_
     names = [e.name for e in RunTracker(store).client.search_experiments()]
     assert sorted(names) == ["Default", "rnnaudio"]
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_grouped_report_leaves_pruned_trials_out_and_shows_no_spread_for_one_run(store,
+                                                                                   tmp_path):
+    report = build_report(report_config(store, tmp_path))
+    gru8 = report.table.set_index(["model.cell", "model.hidden_size"]).loc[("gru", "8")]
+    assert (gru8["n"], gru8["mean"]) == (1, 0.9) and pd.isna(gru8["std"])
+    assert "| gru | 8 | 1 | 0.9000 |" in report.markdown
+
+
+def test_report_filter_narrows_the_runs_with_mlflows_syntax(store, tmp_path):
+    gru = build_report(report_config(store, tmp_path, filter="params.model.cell = 'gru'"))
+    assert gru.table["model.cell"].tolist() == ["gru", "gru"]
+    caption = (gru.folder / "table.md").read_text().splitlines()[0]
+    assert caption == ("cv_val_loss_mean by model.cell, model.hidden_size; runs where "
+                       "params.model.cell = 'gru'.")
+    before = snapshot(gru.folder)
+    for bad, message in [
+        ("params.model.cell = gru", r"^report\.filter='params\.model\.cell = gru': Parameter "
+                                    r"value is either not quoted.*; valid is MLflow's search "),
+        ("params.model.cell = 'lstm'", r"^report\.filter=\"params\.model\.cell = 'lstm'\" keeps "
+                                       r"none of the finished runs to report; loosen it"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            build_report(report_config(store, tmp_path, filter=bad))
+    assert snapshot(gru.folder) == before

@@ -105,6 +105,10 @@ class DatasetConfig:
     max_bad_fraction: float = 0.01
     silence_fraction: float = 0.1
     unknown_fraction: float = 0.1
+    # speech_commands/synth_commands: seeds which _unknown_ clips and _silence_ cuts each
+    # split holds. A property of the corpus, not of a run's seed, so every seed of an
+    # experiment sees the same clips (jsb's split has its own: jsb.split_seed).
+    split_seed: int = 0
     synth: SynthConfig = field(default_factory=SynthConfig)
     jsb: JSBConfig = field(default_factory=JSBConfig)
 
@@ -121,6 +125,7 @@ class DatasetConfig:
         check_range("dataset", "max_bad_fraction", self.max_bad_fraction, 0.0, 1.0)
         check_range("dataset", "silence_fraction", self.silence_fraction, 0.0, 1.0)
         check_range("dataset", "unknown_fraction", self.unknown_fraction, 0.0, 1.0)
+        check_range("dataset", "split_seed", self.split_seed, 0)
 
     def check_test_split(self, needed_by: str, otherwise: str = "") -> None:
         """Refuses a run that ends in a test evaluation (``needed_by``) on a corpus that has

@@ -167,8 +167,14 @@ class ExperimentConfig:
 
 @dataclass
 class ReportConfig:
-    """``rnnaudio report``: which runs, grouped by which keys, compared on which metric."""
+    """``rnnaudio report``: which runs, grouped by which keys, compared on which metric.
+
+    ``filter`` narrows the runs with MLflow's search syntax, as typed in its UI's search box
+    (``params.dataset.name = 'synth_commands' and metrics.test_acc > 0.5``); it is and-ed with
+    what the report selects itself. Empty: every finished run of the tracking experiment.
+    """
 
     group_by: list[str] = field(default_factory=lambda: ["model.cell", "model.hidden_size"])
     metric: str = "cv_val_loss_mean"
     out_dir: str = "reports"
+    filter: str = ""

@@ -44,6 +44,8 @@ ManifestLoader = Callable[[DatasetConfig, int], pd.DataFrame]
 
 
 def _speech_commands_manifest(cfg: DatasetConfig, seed: int) -> pd.DataFrame:
+    # The corpus's composition is drawn with dataset.split_seed, not the run's seed: every
+    # seed of an experiment is scored on the same _unknown_ and _silence_ clips.
     hint = SYNTH_HINT if cfg.name == "synth_commands" else None
     return load_speech_commands(
         Path(cfg.root),
@@ -51,7 +53,7 @@ def _speech_commands_manifest(cfg: DatasetConfig, seed: int) -> pd.DataFrame:
         silence_fraction=cfg.silence_fraction,
         unknown_fraction=cfg.unknown_fraction,
         clip_seconds=cfg.clip_seconds,
-        seed=seed,
+        split_seed=cfg.split_seed,
         build_hint=hint,
     )
 

@@ -9,6 +9,7 @@ before anything is written: a misspelt name must not replace a good report by em
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
-from rnnaudio.config.checks import nearest, shown_setting
+from rnnaudio.config.checks import first_line, nearest, shown_setting
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import aggregate, experiment_table, runs_frame, to_latex, to_markdown
 from rnnaudio.tracking.runs import RunTracker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,13 @@ def build_report(cfg: Config) -> Report:
     report = cfg.report or ReportConfig()
     tracker = RunTracker(cfg.tracking, create=False)
     if cfg.experiment is not None:
-        name, table, figures, caption = _experiment(tracker, cfg.experiment, cfg.tracking)
+        name, table, figures, caption = _experiment(tracker, cfg.experiment, report,
+                                                    cfg.tracking)
     else:
         name, table, figures = _grouped(tracker, report, cfg.tracking)
         caption = f"{report.metric} by {', '.join(report.group_by)}"
+    if report.filter:
+        caption = f"{caption.rstrip('.')}; runs where {report.filter}."
     folder = Path(report.out_dir) / name
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     markdown = to_markdown(table)
@@ -60,10 +67,35 @@ def _caption(experiment: ExperimentConfig) -> str:
     return f"{experiment.name}: {experiment.metric} per row, mean ± std over seeds; {source}.{note}"
 
 
-def _experiment(tracker: RunTracker, experiment: ExperimentConfig, tracking: TrackingConfig):
-    frame = runs_frame(tracker.client, tracker.experiment_id,
-                       f"tags.`rnnaudio.experiment` = '{experiment.name}'")
-    _check_runs(frame, tracking, f"of experiment={experiment.name}",
+def _runs(tracker: RunTracker, report: ReportConfig, selected: str = "") -> pd.DataFrame:
+    """The finished runs the report ``selected`` that ``report.filter`` keeps."""
+    query = " and ".join(part for part in (selected, report.filter) if part)
+    try:
+        return _without_pruned(runs_frame(tracker.client, tracker.experiment_id, query))
+    except MlflowException as error:
+        if not report.filter:
+            raise
+        raise ConfigError(
+            f"report.filter={report.filter!r}: {first_line(error)}; valid is MLflow's search "
+            "syntax, e.g. report.filter=\"params.model.cell = 'gru'\"") from error
+
+
+def _without_pruned(frame: pd.DataFrame) -> pd.DataFrame:
+    """A pruned trial's CV metrics cover only the folds it ran before it was stopped: beside
+    complete runs they would mix one-fold and k-fold scores."""
+    if "tags.optuna.state" not in frame:
+        return frame
+    pruned = frame["tags.optuna.state"] == "PRUNED"
+    if pruned.any():
+        log.info("%d pruned trial runs left out: their CV metrics cover part of the folds",
+                 int(pruned.sum()))
+    return frame[~pruned].reset_index(drop=True)
+
+
+def _experiment(tracker: RunTracker, experiment: ExperimentConfig, report: ReportConfig,
+                tracking: TrackingConfig):
+    frame = _runs(tracker, report, f"tags.`rnnaudio.experiment` = '{experiment.name}'")
+    _check_runs(frame, tracking, report, f"of experiment={experiment.name}",
                 f"rnnaudio run experiment={experiment.name}")
     _check_present(frame, "experiment.metric", [experiment.metric], "metric")
     table = experiment_table(frame, experiment)
@@ -71,8 +103,8 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig, tracking: Tra
         experiment = dataclasses.replace(experiment, comparable=False)
     figures = {"rows": bars_figure(table, experiment.metric)}
     name = experiment.name if experiment.comparable else f"{experiment.name}-not-comparable"
-    trials = runs_frame(tracker.client, tracker.experiment_id,
-                        f"tags.`optuna.study` LIKE '{experiment.name}-%'")
+    trials = _without_pruned(runs_frame(tracker.client, tracker.experiment_id,
+                                        f"tags.`optuna.study` LIKE '{experiment.name}-%'"))
     # One line per row's sweep: two rows may share a cell (gru, gru+attention).
     by_size = loss_by_hidden_size(_hidden_size_frame(trials, f"{experiment.name}-"),
                                   line_key="row")
@@ -82,8 +114,8 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig, tracking: Tra
 
 
 def _grouped(tracker: RunTracker, report: ReportConfig, tracking: TrackingConfig):
-    frame = runs_frame(tracker.client, tracker.experiment_id)
-    _check_runs(frame, tracking, "to report", "rnnaudio train or rnnaudio sweep")
+    frame = _runs(tracker, report)
+    _check_runs(frame, tracking, report, "to report", "rnnaudio train or rnnaudio sweep")
     _check_present(frame, "report.metric", [report.metric], "metric")
     _check_present(frame, "report.group_by", report.group_by, "param")
     keys = [f"params.{key}" for key in report.group_by]
@@ -101,8 +133,12 @@ def _grouped(tracker: RunTracker, report: ReportConfig, tracking: TrackingConfig
     return tracking.experiment, table, figures
 
 
-def _check_runs(frame: pd.DataFrame, tracking: TrackingConfig, which: str, command: str) -> None:
-    # A misspelt tracking.uri opens a new, empty store: say so rather than write empty tables.
+def _check_runs(frame: pd.DataFrame, tracking: TrackingConfig, report: ReportConfig,
+                which: str, command: str) -> None:
+    # Say so rather than write empty tables over the last good ones.
+    if frame.empty and report.filter:
+        raise ConfigError(f"report.filter={report.filter!r} keeps none of the finished runs "
+                          f"{which}; loosen it, or give report.filter= to keep them all")
     if frame.empty:
         raise ConfigError(
             f"tracking.experiment={tracking.experiment!r} at "

@@ -44,14 +44,14 @@ def _all_runs(client: MlflowClient, experiment_id: str, query: str) -> list:
 
 
 def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
-    """Mean, std (over seeds or trials, ddof=1; 0 for a single run), count, params per group."""
+    """Mean, std (over seeds or trials, ddof=1; none for a single run), count, params per
+    group."""
     column = f"metrics.{metric}"
     frame = frame[frame[column].notna()] if column in frame else frame.iloc[0:0]
     if frame.empty:
         return pd.DataFrame(columns=[*by, "n", "mean", "std", "n_params"])
     grouped = frame.groupby(list(by), sort=False)
     out = grouped[column].agg(["count", "mean", "std"]).rename(columns={"count": "n"})
-    out["std"] = out["std"].fillna(0.0)
     out["n_params"] = grouped["params.n_params"].first() if "params.n_params" in frame else None
     return out.reset_index()
 
@@ -103,10 +103,14 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.copy()
     if {"mean", "std"} <= set(shown.columns):
         shown.insert(list(shown.columns).index("mean"), "mean ± std",
-                     [f"{_cell(m)} ± {_cell(s)}" for m, s in zip(shown["mean"], shown["std"],
-                                                                   strict=True)])
+                     [_mean_std(m, s) for m, s in zip(shown["mean"], shown["std"], strict=True)])
         shown = shown.drop(columns=["mean", "std"])
     return shown.map(_cell)
+
+
+def _mean_std(mean: float, std: float) -> str:
+    # One run has no spread: "± 0.0000" would claim one.
+    return _cell(mean) if pd.isna(std) else f"{_cell(mean)} ± {_cell(std)}"
 
 
 def to_markdown(table: pd.DataFrame) -> str:

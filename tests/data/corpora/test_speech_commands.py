@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rnnaudio.config import ConfigError
+from rnnaudio.config import ConfigError, DatasetConfig
 from rnnaudio.data.corpora.speech_commands import (
     COLUMNS,
     COMMAND_WORDS,
     load_speech_commands,
     which_set,
 )
+from rnnaudio.data.prepare import load_manifest
 
 TWELVE = [*COMMAND_WORDS, "_unknown_", "_silence_"]
 V2_WORDS = [
@@ -117,10 +118,43 @@ def test_unknown_clips_come_from_other_words_of_the_same_split(synth_corpus):
     assert (words.loc[unknown.path, "split"].to_numpy() == unknown.split.to_numpy()).all()
 
 
-def test_seed_fixes_the_subsample(synth_corpus):
-    first = load_speech_commands(synth_corpus, seed=1)
-    assert first.equals(load_speech_commands(synth_corpus, seed=1))
-    assert not first.equals(load_speech_commands(synth_corpus, seed=2))
+def test_split_seed_fixes_the_subsample(synth_corpus):
+    first = load_speech_commands(synth_corpus, split_seed=1)
+    assert first.equals(load_speech_commands(synth_corpus, split_seed=1))
+    assert not first.equals(load_speech_commands(synth_corpus, split_seed=2))
+
+
+def drawn(manifest, split):
+    """The rows of ``split`` that the subsample and silence cuts drew, as a set."""
+    rows = manifest[(manifest.split == split) & manifest.label.isin(["_unknown_", "_silence_"])]
+    return set(zip(rows.path, rows.label, rows.start, rows.frames, strict=True))
+
+
+def test_every_run_seed_gets_the_same_corpus_and_split_seed_changes_it(synth_corpus):
+    # The run's seed decides init, folds, shuffling and augmentation, never which clips a
+    # split holds: seeds of one experiment are scored on one test set. split_seed decides.
+    def manifest(seed, **dataset):
+        cfg = DatasetConfig(name="synth_commands", root=str(synth_corpus), **dataset)
+        return load_manifest(cfg, seed=seed)
+
+    base = manifest(0)
+    assert base.equals(manifest(1))
+    assert base.equals(manifest(7))
+    assert base.equals(load_speech_commands(synth_corpus, "12class"))  # split_seed=0
+    other = manifest(0, split_seed=1)
+    assert base.attrs["classes"] == other.attrs["classes"]
+    for split in ("train", "validation", "test"):
+        assert drawn(base, split), split
+        assert drawn(base, split) != drawn(other, split), split
+        # Only the draw moves: the command words and the row counts stay.
+        assert (base.split == split).sum() == (other.split == split).sum()
+        words = base[(base.split == split) & base.label.isin(COMMAND_WORDS)]
+        assert words.equals(other[(other.split == split) & other.label.isin(COMMAND_WORDS)])
+
+
+def test_split_seed_below_zero_is_refused(synth_corpus):
+    with pytest.raises(ConfigError, match="dataset.split_seed=-1"):
+        DatasetConfig(name="synth_commands", root=str(synth_corpus), split_seed=-1)
 
 
 def test_rows_are_ordered_by_split_class_and_path(synth_corpus):
