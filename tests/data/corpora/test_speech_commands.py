@@ -153,7 +153,7 @@ def test_every_run_seed_gets_the_same_corpus_and_split_seed_changes_it(synth_cor
 
 
 def test_split_seed_below_zero_is_refused(synth_corpus):
-    with pytest.raises(ConfigError, match="dataset.split_seed=-1"):
+    with pytest.raises(ConfigError, match=r"dataset\.split_seed=-1 is out of range"):
         DatasetConfig(name="synth_commands", root=str(synth_corpus), split_seed=-1)
 
 
