@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from itertools import islice
 from pathlib import Path
 
@@ -12,6 +14,7 @@ pytest.importorskip("music21")
 
 from rnnaudio.config import DatasetConfig
 from rnnaudio.config.data import JSBConfig
+from rnnaudio.data.corpora.jsb import cache_path
 from rnnaudio.data.rolls import RollDataModule, piano_rolls, roll_folds
 
 
@@ -75,3 +78,35 @@ def test_grouped_training_batches_are_the_plain_ones(rolls) -> None:
         expected = [lengths.tolist() for _, lengths in islice(plain, len(plain))]
         assert [lengths.tolist() for group in grouped
                 for _, lengths in group.batches] == expected
+
+
+@pytest.fixture(scope="module")
+def every_chorale(tmp_path_factory) -> tuple[Path, object]:
+    """All of music21's chorales (parsed once, about 20 s)."""
+    root = tmp_path_factory.mktemp("jsb_all")
+    return root, piano_rolls(DatasetConfig(name="jsb", root=str(root), task="sequence"))
+
+
+def _digest(roll: np.ndarray) -> str:
+    return hashlib.sha256(str(roll.shape).encode() + roll.astype(bool).tobytes()).hexdigest()
+
+
+def test_each_chorale_counts_once_in_the_split_and_in_the_folds(every_chorale) -> None:
+    root, rolls = every_chorale
+    # music21 numbers 371 chorales: 21 numbers repeat a file, 2 files repeat another's notes.
+    digests = [_digest(roll) for roll in rolls.rolls]
+    assert len(rolls.ids) == len(set(rolls.ids)) == len(set(digests)) == 348
+    assert "bach/bwv69.6-a" in rolls.ids and "bach/bwv69.6" not in rolls.ids
+    counts = {name: len(rolls.rows(name)) for name in ("train", "validation", "test")}
+    assert counts == {"train": 209, "validation": 70, "test": 69}  # 60/20/20 of 348
+    parts = defaultdict(set)
+    for digest, part in zip(digests, rolls.split, strict=True):
+        parts[digest].add(str(part))
+    assert all(len(held) == 1 for held in parts.values())
+    for k, seed in ((2, 0), (5, 1)):
+        for train, val in roll_folds(rolls, k, seed):
+            assert not {digests[i] for i in train} & {digests[i] for i in val}
+    # The cache keeps music21's numbering, repeats included; they are dropped once read.
+    assert cache_path(root, 1, None).is_file()
+    again = piano_rolls(DatasetConfig(name="jsb", root=str(root), task="sequence"))
+    assert again.ids == rolls.ids and list(again.split) == list(rolls.split)

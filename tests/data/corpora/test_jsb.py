@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from music21 import chord, corpus, note, pitch, stream  # noqa: E402
 from rnnaudio.data.corpora.jsb import (  # noqa: E402
     N_KEYS,
     cache_path,
+    distinct_rolls,
     load_jsb_rolls,
     piano_roll,
     split_rolls,
@@ -115,3 +117,20 @@ def test_split_is_deterministic_and_disjoint() -> None:
     assert split_rolls(ids, seed=4) != (train, valid, test)
     with pytest.raises(ValueError, match="fractions"):
         split_rolls(ids, seed=0, fractions=(0.5, 0.2, 0.2))
+
+
+def test_split_refuses_repeated_ids() -> None:
+    with pytest.raises(ValueError, match=r"distinct ids.*bwv1"):
+        split_rolls(["bach/bwv1", "bach/bwv2", "bach/bwv1"], seed=0)
+
+
+def test_repeated_ids_and_identical_rolls_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    # bwv274 holds the notes of bwv62.6; music21's numbering names bwv267 twice.
+    names = ["bach/bwv62.6", "bach/bwv267", "bach/bwv274", "bach/bwv267"]
+    parsed = {name: piano_roll(corpus.parse(name)) for name in set(names)}
+    np.testing.assert_array_equal(parsed["bach/bwv62.6"], parsed["bach/bwv274"])
+    with caplog.at_level(logging.INFO, logger="rnnaudio.data.corpora.jsb"):
+        kept = distinct_rolls([(name, parsed[name]) for name in names])
+    assert [name for name, _ in kept] == ["bach/bwv62.6", "bach/bwv267"]
+    assert "dropped 1 repeated ids and 1 identical rolls" in caplog.text
+    assert "bach/bwv274 = bach/bwv62.6" in caplog.text

@@ -7,13 +7,24 @@ roll has one row per step of ``1 / steps_per_quarter`` quarter notes; a note sou
 after it, so a chorale sampled at quarter notes has (mostly) its four voices at every step
 and passing notes between two sample times are not seen, as in the 2012 data.
 
-Parsing all 371 chorales takes minutes, so :func:`load_jsb_rolls` caches the rolls in one
-compressed ``.npz`` keyed by the ``music21`` version, the resolution and the count.
+``music21`` numbers 371 chorales, but its numbering names 20 files more than once (21
+repeats: ``bwv36.4-2`` three times) and two pairs of files hold the same notes (``bwv274`` is
+``bwv62.6``, ``bwv69.6`` is ``bwv69.6-a``). Each chorale counts once: :func:`distinct_rolls`
+keeps the first of every repeated id and of every identical roll, in numbering order, so the
+whole corpus is 348 chorales and no chorale can sit in two parts of the split or two folds.
+
+Parsing the chorales takes a while, so :func:`load_jsb_rolls` caches the parsed rolls of the
+numbering (repeats included) in one compressed ``.npz`` keyed by the ``music21`` version, the
+resolution and the count; the repeats are dropped after the cache is read, so a cache written
+before they were dropped still serves the same distinct chorales.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +38,8 @@ LOWEST_MIDI = 21  # A0, column 0
 N_KEYS = 88  # up to C8 (MIDI 108), column 87
 DEFAULT_CACHE = Path("data/cache/jsb")
 _EPS = 1e-6  # quarter lengths are floats (or Fractions); tolerate rounding at step times
+
+log = logging.getLogger(__name__)
 
 
 def piano_roll(score: Stream, steps_per_quarter: int = 1) -> np.ndarray:
@@ -59,7 +72,10 @@ def _sounding_steps(
 
 
 def chorale_ids() -> list[str]:
-    """Ids of the Bach chorales in ``music21``'s corpus, in Riemenschneider order (371)."""
+    """Ids of the Bach chorales in ``music21``'s corpus, in Riemenschneider order (371).
+
+    The numbering repeats some files (350 distinct ids); :func:`distinct_rolls` drops them.
+    """
     from music21 import corpus
 
     iterator = corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename")
@@ -77,20 +93,57 @@ def cache_path(cache_dir: Path, steps_per_quarter: int, n: int | None) -> Path:
 def load_jsb_rolls(
     n: int | None = None, steps_per_quarter: int = 1, cache_dir: Path | str = DEFAULT_CACHE
 ) -> list[tuple[str, np.ndarray]]:
-    """``(chorale id, roll (T, 88) bool)`` for the first ``n`` chorales (all when ``None``).
+    """``(chorale id, roll (T, 88) bool)`` for the distinct chorales among the first ``n``
+    numbers of :func:`chorale_ids` (all when ``None``), in its order.
 
-    The order is :func:`chorale_ids`'s. Rolls are read from the cache when there, else
-    parsed and written to it.
+    Rolls are read from the cache when there, else parsed and written to it; then repeated
+    ids and identical rolls are dropped (:func:`distinct_rolls`).
     """
     path = cache_path(Path(cache_dir), steps_per_quarter, n)
     if path.is_file():
-        return _read_cache(path)
+        return distinct_rolls(_read_cache(path))
     from music21 import corpus
 
     ids = chorale_ids()[:n] if n is not None else chorale_ids()
-    rolls = [(name, piano_roll(corpus.parse(name), steps_per_quarter)) for name in ids]
+    parsed = {name: piano_roll(corpus.parse(name), steps_per_quarter)
+              for name in dict.fromkeys(ids)}  # a repeated id is parsed once
+    rolls = [(name, parsed[name]) for name in ids]
     _write_cache(path, rolls)
-    return rolls
+    return distinct_rolls(rolls)
+
+
+def roll_digest(roll: np.ndarray) -> str:
+    """A hash of a roll's shape and notes: two rolls share it when they are identical."""
+    roll = np.ascontiguousarray(roll, dtype=bool)
+    return hashlib.sha256(f"{roll.shape}".encode() + roll.tobytes()).hexdigest()
+
+
+def distinct_rolls(rolls: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """``rolls`` less every one whose id, or whose roll, an earlier one already has.
+
+    The first of each is kept, so the order (and the result) is fixed by the input order.
+    How many were dropped, and which, is logged.
+    """
+    ids: set[str] = set()
+    first: dict[str, str] = {}  # roll digest -> id of its first holder
+    kept: list[tuple[str, np.ndarray]] = []
+    repeated_ids, same_rolls = 0, []
+    for name, roll in rolls:
+        if name in ids:
+            repeated_ids += 1
+            continue
+        ids.add(name)
+        digest = roll_digest(roll)
+        if digest in first:
+            same_rolls.append(f"{name} = {first[digest]}")
+            continue
+        first[digest] = name
+        kept.append((name, roll))
+    if repeated_ids or same_rolls:
+        log.info("JSB: %d distinct chorales of %d; dropped %d repeated ids and %d identical "
+                 "rolls%s", len(kept), len(rolls), repeated_ids, len(same_rolls),
+                 f" ({', '.join(same_rolls)})" if same_rolls else "")
+    return kept
 
 
 def _write_cache(path: Path, rolls: list[tuple[str, np.ndarray]]) -> None:
@@ -113,7 +166,12 @@ def split_rolls(
 ) -> tuple[list[str], list[str], list[str]]:
     """Disjoint (train, valid, test) chorale ids: a seeded shuffle of the sorted ids, cut by
     ``fractions`` (rounded; the test part takes the remainder). Same ids and seed, same split.
+
+    The ids must be distinct (:func:`distinct_rolls`): a repeated id would sit in two parts.
     """
+    repeated = sorted(name for name, count in Counter(ids).items() if count > 1)
+    if repeated:
+        raise ValueError(f"split_rolls needs distinct ids; repeated: {repeated[:5]}")
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions={fractions} must be three non-negative numbers summing to 1")
     order = sorted(ids)
