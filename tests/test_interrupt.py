@@ -23,6 +23,15 @@ def test_ctrl_c_and_the_exit_that_follows_it_are_interrupts():
     assert interrupted(_exit_while_handling(KeyboardInterrupt()))
 
 
+def test_lightnings_own_stop_on_sigterm_is_an_interrupt():
+    """What is left of a SIGTERM whose KeyboardInterrupt Python dropped (raised inside a
+    garbage-collection callback): Lightning's SIGTERMException, a SystemExit with code 0."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    assert SIGTERMException().code is None  # would end the job with exit code 0
+    assert interrupted(SIGTERMException())
+
+
 def test_errors_and_plain_exits_are_not():
     assert not interrupted(ValueError("bad"))
     assert not interrupted(SystemExit(2))

@@ -9,6 +9,7 @@ with ``&`` from a script ignores SIGINT: both should end the same way as Ctrl-C.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -16,14 +17,24 @@ INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 def interrupted(error: BaseException | None) -> bool:
-    """True for a KeyboardInterrupt, or an exit raised while handling one."""
+    """True for a KeyboardInterrupt, or an exit raised while handling one, or Lightning's
+    own stop on SIGTERM."""
     while error is not None:
-        if isinstance(error, KeyboardInterrupt):
+        if isinstance(error, KeyboardInterrupt) or _lightning_sigterm(error):
             return True
         if not isinstance(error, SystemExit):
             return False
         error = error.__context__
     return False
+
+
+def _lightning_sigterm(error: BaseException) -> bool:
+    """Lightning also hears SIGTERM, and raises SIGTERMException (a SystemExit with code 0)
+    at its next step. Our KeyboardInterrupt usually comes first; but one raised while Python
+    runs a garbage-collection callback is dropped, and then this is all that is left of the
+    signal: taken for a plain exit, the job would end 0 with its runs and trial open."""
+    lightning = sys.modules.get("pytorch_lightning.utilities.exceptions")
+    return lightning is not None and isinstance(error, lightning.SIGTERMException)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
