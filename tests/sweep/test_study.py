@@ -12,7 +12,14 @@ from optuna.trial import TrialState
 
 from rnnaudio.config import ConfigError, SearchParam, SweepConfig
 from rnnaudio.sweep.budget import BudgetClaimed
-from rnnaudio.sweep.study import make_pruner, make_sampler, open_storage, open_study, trial_budget
+from rnnaudio.sweep.study import (
+    make_pruner,
+    make_sampler,
+    open_storage,
+    open_study,
+    sampler_seed,
+    trial_budget,
+)
 from rnnaudio.sweep.worker import budget_met, wait_for_budget
 
 
@@ -131,8 +138,34 @@ def test_grid_budget_never_exceeds_the_grid(tmp_path):
 
 
 def test_samplers_and_pruners_by_name(tmp_path):
-    assert isinstance(make_sampler(spec(tmp_path)), optuna.samplers.TPESampler)
-    assert isinstance(make_sampler(spec(tmp_path, sampler="grid")), optuna.samplers.GridSampler)
+    assert isinstance(make_sampler(spec(tmp_path), 0), optuna.samplers.TPESampler)
+    assert isinstance(make_sampler(spec(tmp_path, sampler="grid"), 0),
+                      optuna.samplers.GridSampler)
     assert isinstance(make_pruner(spec(tmp_path, pruner="hyperband"), 5),
                       optuna.pruners.HyperbandPruner)
     assert isinstance(make_pruner(spec(tmp_path, pruner="none"), 5), optuna.pruners.NopPruner)
+
+
+def wide(tmp_path, **kwargs) -> SweepConfig:
+    return SweepConfig(study_name="w", storage=f"sqlite:///{tmp_path / 'w.db'}", seed=7,
+                       space={"model.hidden_size": SearchParam(type="int", low=8, high=512)},
+                       **kwargs)
+
+
+def first_points(study: optuna.Study, n: int = 3) -> list[int]:
+    return [study.ask().suggest_int("model.hidden_size", 8, 512) for _ in range(n)]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_workers_and_a_resumed_run_draw_their_own_points_from_the_seed(tmp_path, sampler):
+    s = wide(tmp_path, sampler=sampler)
+    assert sampler_seed(s, worker=0, trials=0) == 7  # a new study, as sweep.seed says
+    one, two = open_study(s, folds=3, worker=0), open_study(s, folds=3, worker=1)
+    assert first_points(one) != first_points(two)  # seeded alike, both drew the same
+    resumed = open_study(s, folds=3)
+    alone = optuna.create_study(sampler=make_sampler(s, 7))
+    assert first_points(resumed) != first_points(alone)
+    # Still fixed by sweep.seed: the same process in the same study state draws the same.
+    assert sampler_seed(s, 1, 6) == sampler_seed(s, 1, 6) != sampler_seed(s, 0, 6)
+    # A grid's trial n takes the n-th point of its shuffle: every process shuffles alike.
+    assert sampler_seed(wide(tmp_path, sampler="grid"), worker=1, trials=6) == 7

@@ -120,7 +120,7 @@ def test_a_killed_worker_is_retried_and_the_study_ends_with_exactly_n_complete(b
         worker.wait()
     assert TrialState.RUNNING in states(load(bench, name))
 
-    bench.run(name)
+    bench.run(name, *SLOW_FOLDS)  # the same settings: the study refuses others
     study = load(bench, name)
     assert states(study).count(TrialState.COMPLETE) == 3
     assert TrialState.FAIL in states(study)

@@ -27,6 +27,7 @@ from rnnaudio.interrupt import INTERRUPTED_EXIT_CODE
 from rnnaudio.report.sweep import loss_by_hidden_size, optuna_figures, trials_frame
 from rnnaudio.sweep.early_start import fork_context, start_worker, started_early
 from rnnaudio.sweep.errors import SweepFailedError
+from rnnaudio.sweep.settings import check_settings, trial_settings
 from rnnaudio.sweep.space import check_trials, trial_overrides
 from rnnaudio.sweep.study import open_study
 from rnnaudio.tracking.params import flatten
@@ -74,6 +75,7 @@ def _sweep(cfg: Config, overrides: Sequence[str], output_dir: Path,
     spec = cfg.sweep
     assert spec is not None
     study = open_study(spec, cfg.cv.folds)
+    check_settings(study, spec, trial_settings(spec, overrides))
     if server is not None:
         # The server creates a new store's tables before it answers; this process must
         # not race it to the same file.
@@ -128,8 +130,9 @@ def _spawn(overrides: list[str], sweep_run_id: str, workers: int, threads: int) 
     # Forks of one process that has imported torch, Lightning and MLflow once: spawned
     # workers paid 5-6 s of CPU each for it, on the cores the trials need.
     context = fork_context()
-    processes = [context.Process(target=start_worker, args=(overrides, sweep_run_id, threads))
-                 for _ in range(workers)]
+    processes = [context.Process(target=start_worker,
+                                 args=(overrides, sweep_run_id, threads, worker))
+                 for worker in range(workers)]
     for process in processes:
         process.start()
     try:

@@ -51,12 +51,12 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def start_worker(overrides: list[str], sweep_run_id: str, threads: int) -> None:
+def start_worker(overrides: list[str], sweep_run_id: str, threads: int, worker: int) -> None:
     """A local worker's entry point, named without importing the worker module (torch,
     Lightning), which the fork server has imported already."""
     from rnnaudio.sweep.worker import worker_process
 
-    worker_process(overrides, sweep_run_id, threads)
+    worker_process(overrides, sweep_run_id, threads, worker)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ and every restart, not per process: a worker claims a trial under a lock in the 
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
@@ -57,13 +58,24 @@ def _unopenable(spec: SweepConfig, reason: str) -> ConfigError:
     )
 
 
-def make_sampler(spec: SweepConfig) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
     if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(grid(spec.space), seed=spec.seed)
+        return optuna.samplers.GridSampler(grid(spec.space), seed=seed)
     if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     # Optuna 5's defaults: multivariate TPE with the constant liar for parallel workers.
-    return optuna.samplers.TPESampler(seed=spec.seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def sampler_seed(spec: SweepConfig, worker: int, trials: int) -> int:
+    """``sweep.seed`` for the first worker of a new study, as written. Every other process
+    (another worker, a resumed run) draws a stream of its own, still fixed by the seed:
+    samplers seeded alike propose the same points, so two workers would train each one twice
+    and a resumed study would start over with the trials it has. A grid is the exception:
+    every process must shuffle it alike, since trial ``n`` takes its ``n``-th point."""
+    if spec.sampler == "grid" or (worker == 0 and trials == 0):
+        return spec.seed
+    return int(np.random.SeedSequence([spec.seed, worker, trials]).generate_state(1)[0])
 
 
 def make_pruner(spec: SweepConfig, folds: int) -> optuna.pruners.BasePruner:
@@ -78,16 +90,19 @@ def make_pruner(spec: SweepConfig, folds: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(spec: SweepConfig, folds: int) -> optuna.Study:
-    """Creates the study, or loads it when it exists: running again resumes it."""
-    return optuna.create_study(
+def open_study(spec: SweepConfig, folds: int, worker: int = 0) -> optuna.Study:
+    """Creates the study, or loads it when it exists: running again resumes it. ``worker``
+    numbers the processes that draw trials for it at once."""
+    study = optuna.create_study(
         storage=open_storage(spec),
         study_name=spec.study_name,
-        sampler=make_sampler(spec),
         pruner=make_pruner(spec, folds),
         direction="minimize",
         load_if_exists=True,
     )
+    trials = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(spec, sampler_seed(spec, worker, trials))
+    return study
 
 
 def trial_budget(spec: SweepConfig) -> int | None:

@@ -51,8 +51,10 @@ def wait_for_budget(study: optuna.Study, budget: int | None, seconds: float) -> 
         time.sleep(min(BUDGET_POLL_S, max(0.0, deadline - time.monotonic())))
 
 
-def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None = None) -> None:
-    """Runs trials of the sweep composed from ``overrides`` (which select ``+sweep=``)."""
+def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None = None,
+               worker: int = 0) -> None:
+    """Runs trials of the sweep composed from ``overrides`` (which select ``+sweep=``), as
+    the ``worker``-th of the processes that run them at once."""
     if threads is not None:
         import torch
 
@@ -62,7 +64,7 @@ def run_worker(overrides: Sequence[str], sweep_run_id: str, threads: int | None 
     assert spec is not None
     if is_server(cfg.tracking.uri):
         wait_healthy(cfg.tracking.uri)  # a server started beside the workers, or a remote one
-    study = open_study(spec, cfg.cv.folds)
+    study = open_study(spec, cfg.cv.folds, worker)
     tracker = RunTracker(cfg.tracking)
     budget = trial_budget(spec)
     deadline = time.monotonic() + spec.timeout if spec.timeout is not None else float("inf")
@@ -145,12 +147,12 @@ def close_orphan_runs(study: optuna.Study, tracker: RunTracker) -> None:
                         run.info.run_id, number)
 
 
-def worker_process(overrides: list[str], sweep_run_id: str, threads: int) -> None:
+def worker_process(overrides: list[str], sweep_run_id: str, threads: int, worker: int) -> None:
     """Entry point of a local worker process, forked by the driver's fork server."""
     quiet_third_party()
     terminate_as_interrupt(once=True)
     try:
-        run_worker(overrides, sweep_run_id, threads)
+        run_worker(overrides, sweep_run_id, threads, worker)
     except BaseException as error:
         if interrupted(error):  # the driver stopped us; it says so once
             sys.exit(INTERRUPTED_EXIT_CODE)
