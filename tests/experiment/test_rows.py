@@ -6,7 +6,13 @@ import pytest
 
 from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError
-from rnnaudio.experiment.rows import check_rows, row_overrides, sweep_overrides, user_overrides
+from rnnaudio.experiment.rows import (
+    check_rows,
+    row_overrides,
+    row_settings,
+    sweep_overrides,
+    user_overrides,
+)
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 
@@ -42,7 +48,12 @@ def test_the_command_line_wins_over_the_row_which_wins_over_the_experiment():
     assert (cfg.model.cell, cfg.model.attention) == ("gru", "additive")
     swept = sweep_overrides(experiment, row, base)
     spec = compose_config(swept).sweep
-    assert (spec.study_name, spec.refit) == ("seed_cells-gru+attention", False)
+    assert (spec.study_name, spec.refit) == (
+        f"seed_cells-gru+attention-{row_settings(base, 'hidden_units')}", False)
+    # The same row under other settings sweeps in a study of its own.
+    other = row_overrides(experiment, row, ["cv.folds=4"])
+    assert compose_config(sweep_overrides(experiment, row, other)).sweep.study_name not in (
+        spec.study_name, "seed_cells-gru+attention")
 
 
 def test_a_row_that_does_not_compose_is_named(tmp_path, monkeypatch):

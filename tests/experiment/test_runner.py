@@ -157,3 +157,46 @@ def test_a_later_rows_sweep_that_no_trial_could_run_is_refused_before_the_first_
                                 "gives no valid config: model.cell='lstn' is not one of: rnn, "
                                 "lstm, gru")
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_row_run_again_under_other_settings_sweeps_in_a_study_of_its_own(
+        synth_corpus, feature_cache, tmp_path, monkeypatch):
+    """Its sweep does not resume the old study (whose trials ran under the old settings),
+    and the report draws only the new study's trials beside the row's new numbers."""
+    import optuna
+
+    from rnnaudio.compose import compose_config
+    from rnnaudio.experiment.runner import run_experiment
+    from rnnaudio.report.build import _row_studies, build_report
+    from rnnaudio.report.tables import runs_frame
+    from rnnaudio.tracking.runs import RunTracker
+
+    (tmp_path / "two.yaml").write_text(
+        "study_name: two\nn_trials: 2\nsampler: grid\n"
+        "space: {model.hidden_size: {choices: [8, 16]}}\n")
+    (tmp_path / "swept.yaml").write_text(textwrap.dedent("""\
+        name: swept
+        seeds: [0]
+        overrides: [cv.folds=2, trainer.max_epochs=1]
+        rows:
+          - {name: gru, overrides: [model=gru], sweep: two}
+        """))
+    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
+    monkeypatch.setenv("RNNAUDIO_SWEEPS", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # optuna.db, as the sweep spec leaves it, lands here
+    base = ["+experiment=swept", f"dataset.root={synth_corpus}",
+            f"features.cache_dir={feature_cache}", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}",
+            f"tracking.artifact_root={tmp_path / 'mlartifacts'}", "trainer.progress=false"]
+    run_experiment(base, tmp_path / "first")
+    run_experiment([*base, "trainer.lr=0.01"], tmp_path / "second")
+
+    studies = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert sorted(s.n_trials for s in studies) == [2, 2]
+    cfg = compose_config([*base, "+report=default", f"report.out_dir={tmp_path / 'reports'}"])
+    tracker = RunTracker(cfg.tracking, create=False)
+    rows = runs_frame(tracker.client, tracker.experiment_id, "tags.`rnnaudio.experiment` = 'swept'")
+    latest = _row_studies(rows, cfg.experiment)
+    assert len(latest) == 1 and list(latest.values()) == ["gru"]
+    newest = max(studies, key=lambda s: s.datetime_start).study_name
+    assert list(latest) == [newest]
+    assert (build_report(cfg).folder / "figures" / "cv_loss_by_hidden_size.png").is_file()

@@ -31,12 +31,17 @@ def trial_runs() -> pd.DataFrame:
         "params.model.hidden_size": ["32", "64", "32", "64", "32"],
         "metrics.cv_val_loss_mean": [1.0, 0.8, 0.5, 0.4, 2.2],
         "metrics.cv_val_loss_std": [0.1, 0.1, 0.1, 0.1, 0.1],
-        "tags.optuna.study": ["t-gru", "t-gru", "t-gru+attention", "t-gru+attention", "t-rnn"],
+        "tags.optuna.study": ["t-gru-a", "t-gru-a", "t-gru+attention-a", "t-gru+attention-a",
+                              "t-rnn-b"],
     })
 
 
-def test_an_experiment_draws_one_line_per_row():
-    frame = _hidden_size_frame(trial_runs(), "t-")
+def test_an_experiment_draws_one_line_per_row_from_its_latest_studies():
+    studies = {"t-gru-a": "gru", "t-gru+attention-a": "gru+attention", "t-rnn-a": "rnn"}
+    frame = _hidden_size_frame(trial_runs(), studies)
+    assert sorted(frame["row"].unique()) == ["gru", "gru+attention"]  # t-rnn-b: older settings
+    studies["t-rnn-b"] = "rnn"
+    frame = _hidden_size_frame(trial_runs(), studies)
     assert sorted(frame["row"].unique()) == ["gru", "gru+attention", "rnn"]
     figure = loss_by_hidden_size(frame, line_key="row")
     legend = figure.axes[0].get_legend()

@@ -6,11 +6,14 @@ Hydra creates anything, as it checks a sweep's space.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import ConfigError, ExperimentConfig, ExperimentRow
 from rnnaudio.sweep.space import check_trials
+from rnnaudio.tracking.params import NOT_SETTINGS
 
 
 def user_overrides(overrides: Sequence[str]) -> list[str]:
@@ -23,10 +26,30 @@ def row_overrides(experiment: ExperimentConfig, row: ExperimentRow,
     return merge_overrides(experiment.overrides, row.overrides, user)
 
 
+# Raised when the harness changes what a row's numbers mean, so earlier runs are run again
+# rather than reported beside new ones. 2: one test split per corpus, not per run seed, and
+# _silence_ cut from each split's own part of the noise (Speech Commands), each chorale once
+# (JSB), and row sweeps in studies of their own.
+PROTOCOL = 2
+
+
+def row_settings(overrides: Sequence[str], sweep: str | None) -> str:
+    """A fingerprint of what decides a row's result: its overrides as the experiment file and
+    the command line give them, the sweep that picks the rest, and the harness's protocol."""
+    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
+    return hashlib.sha256(json.dumps([kept, sweep, PROTOCOL]).encode()).hexdigest()[:12]
+
+
+def sweep_study(experiment: str, row: str, settings: str) -> str:
+    """A row's sweep study, named by its settings: a row run again under others starts a
+    study of its own instead of resuming one whose trials ran under the old."""
+    return f"{experiment}-{row}-{settings}"
+
+
 def sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow,
                     base: Sequence[str]) -> list[str]:
     """The row's sweep, as its own study; the experiment refits and tests each seed itself."""
-    study = f"{experiment.name}-{row.name}"
+    study = sweep_study(experiment.name, row.name, row_settings(base, row.sweep))
     return [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
 
 
@@ -46,8 +69,8 @@ def check_rows(overrides: Sequence[str]) -> None:
 
 def _check_row(experiment: ExperimentConfig, row: ExperimentRow, base: list[str]) -> None:
     cfg = compose_config(base)
-    cfg.dataset.check_root()
     cfg.dataset.check_test_split("every row")
+    cfg.dataset.check_root()
     cfg.trainer.check_device()
     cfg.augment.check_noise_folder(cfg.dataset)
     if row.sweep is not None:

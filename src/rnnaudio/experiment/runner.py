@@ -10,8 +10,6 @@ changed command-line override) runs again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +17,13 @@ from pathlib import Path
 
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
-from rnnaudio.experiment.rows import check_rows, row_overrides, sweep_overrides, user_overrides
+from rnnaudio.experiment.rows import (
+    check_rows,
+    row_overrides,
+    row_settings,
+    sweep_overrides,
+    user_overrides,
+)
 from rnnaudio.sweep.space import to_overrides
 from rnnaudio.tracking.runs import RunTracker
 from rnnaudio.training.refit import epochs_to_best, refit_and_test
@@ -30,15 +34,6 @@ log = logging.getLogger(__name__)
 EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnnaudio.seed"
 COMPARABLE_TAG = "rnnaudio.comparable"
 SETTINGS_TAG = "rnnaudio.row_settings"
-# Overrides that change how a run is shown or where it is stored, never its result.
-NOT_SETTINGS = ("trainer.progress", "tracking.", "features.cache_dir", "report.", "hydra.")
-
-
-def row_settings(overrides: Sequence[str], sweep: str | None) -> str:
-    """A fingerprint of what decides a row's result: its overrides as the experiment file and
-    the command line give them, and the sweep that picks the rest."""
-    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
-    return hashlib.sha256(json.dumps([kept, sweep]).encode()).hexdigest()[:12]
 
 
 def _corpus_changed(user_overrides: Sequence[str]) -> bool:
@@ -60,13 +55,13 @@ def row_tags(experiment: str, row: str, seed: int) -> dict[str, str]:
 
 def finished_run(tracker: RunTracker, tags: dict[str, str], metric: str,
                  settings: str) -> str | None:
-    """The id of a FINISHED run with these tags that recorded ``metric`` under ``settings``
-    (or before runs carried a fingerprint), if any."""
+    """The id of a FINISHED run with these tags that recorded ``metric`` under ``settings``,
+    if any."""
     query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
     for run in tracker.client.search_runs([tracker.experiment_id],
                                           filter_string=f"{query} and attributes.status = "
                                           "'FINISHED'"):
-        if metric in run.data.metrics and run.data.tags.get(SETTINGS_TAG, settings) == settings:
+        if metric in run.data.metrics and run.data.tags.get(SETTINGS_TAG) == settings:
             return run.info.run_id
     return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,16 @@ from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
 from rnnaudio.config.checks import first_line, nearest, shown_setting
+from rnnaudio.experiment.rows import sweep_study
 from rnnaudio.report.sweep import loss_by_hidden_size
-from rnnaudio.report.tables import aggregate, experiment_table, runs_frame, to_latex, to_markdown
+from rnnaudio.report.tables import (
+    aggregate,
+    experiment_table,
+    latest_runs,
+    runs_frame,
+    to_latex,
+    to_markdown,
+)
 from rnnaudio.tracking.runs import RunTracker
 
 log = logging.getLogger(__name__)
@@ -106,7 +114,7 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig, report: Repor
     trials = _without_pruned(runs_frame(tracker.client, tracker.experiment_id,
                                         f"tags.`optuna.study` LIKE '{experiment.name}-%'"))
     # One line per row's sweep: two rows may share a cell (gru, gru+attention).
-    by_size = loss_by_hidden_size(_hidden_size_frame(trials, f"{experiment.name}-"),
+    by_size = loss_by_hidden_size(_hidden_size_frame(trials, _row_studies(frame, experiment)),
                                   line_key="row")
     if by_size is not None:
         figures["cv_loss_by_hidden_size"] = by_size
@@ -159,18 +167,31 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
                               f"include: {nearest(name, known)}")
 
 
-def _hidden_size_frame(runs: pd.DataFrame, study_prefix: str | None = None) -> pd.DataFrame:
+def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
+    """The sweep study of each row's latest runs, and that row: a row run again under other
+    settings swept in a study of their own, whose trials alone belong beside its numbers."""
+    keys = ["tags.rnnaudio.row", "tags.rnnaudio.seed"]
+    latest = latest_runs(frame, keys, experiment.metric)
+    settings = latest.get("tags.rnnaudio.row_settings", pd.Series(index=latest.index))
+    return {sweep_study(experiment.name, row, str(fingerprint)) if pd.notna(fingerprint)
+            else f"{experiment.name}-{row}": row  # runs from before studies had settings
+            for row, fingerprint in zip(latest["tags.rnnaudio.row"], settings, strict=True)}
+
+
+def _hidden_size_frame(runs: pd.DataFrame,
+                       study_rows: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Runs with a CV loss as the frame ``loss_by_hidden_size`` plots: a ``model.cell``
-    column, and with ``study_prefix`` a ``row`` column, the study name past the prefix."""
+    column, and with ``study_rows`` only the trials of those studies, with their ``row``."""
     needed = ["params.model.cell", "params.model.hidden_size", "metrics.cv_val_loss_mean"]
-    if study_prefix is not None:
+    if study_rows is not None:
         needed.append("tags.optuna.study")
     if runs.empty or any(c not in runs for c in needed):
         return pd.DataFrame()
     runs = runs.dropna(subset=needed)
+    if study_rows is not None:
+        runs = runs[runs["tags.optuna.study"].isin(study_rows)]
     hidden = pd.to_numeric(runs["params.model.hidden_size"], errors="coerce")
-    rows = (runs["tags.optuna.study"].str.removeprefix(study_prefix)
-            if study_prefix is not None else None)
+    rows = runs["tags.optuna.study"].map(study_rows) if study_rows is not None else None
     return pd.DataFrame({
         "model.cell": runs["params.model.cell"], "row": rows, "model.hidden_size": hidden,
         "cv_loss_mean": runs["metrics.cv_val_loss_mean"],
