@@ -91,6 +91,21 @@ def test_parameter_count_matches_the_lstm_formula():
     assert count_parameters(model) == lstm + 128 * 12 + 12
 
 
+@pytest.mark.parametrize("attention", ["none", "additive", "mhsa"])
+def test_a_projected_lstm_reads_out_its_projection(attention):
+    """Hello Edge's LSTM S: 144 units projected to 98, on 10 MFCC, 12 classes."""
+    cfg = ModelConfig(cell="lstm", hidden_size=144, proj_size=98, attention=attention,
+                      attention_heads=2)
+    model = AudioClassifier(10, 12, cfg)
+    lstm = 4 * (144 * 10 + 144 * 98 + 2 * 144) + 144 * 98
+    if attention == "none":
+        assert count_parameters(model) == lstm + 98 * 12 + 12 == 78_660
+    assert model.encoder.output_size == 98
+    logits = model(torch.randn(3, 7, 10))
+    logits.sum().backward()
+    assert logits.shape == (3, 12) and model.encoder.rnn.weight_hr_l0.grad is not None
+
+
 def test_additive_attention_adds_its_projection_and_score_vector():
     plain = count_parameters(AudioClassifier(40, 12, ModelConfig(cell="gru", hidden_size=32)))
     attentive = AudioClassifier(40, 12, ModelConfig(cell="gru", hidden_size=32,

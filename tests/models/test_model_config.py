@@ -19,6 +19,15 @@ from rnnaudio.config import ConfigError, ConvFrontendConfig, ModelConfig
     ({"frontend": "sincnet"}, "model.frontend='sincnet' is not one of: none, conv"),
     ({"attention": "mhsa", "hidden_size": 30, "attention_heads": 4},
      "model.attention_heads=4 does not divide the encoder output size 30"),
+    ({"cell": "lstm", "hidden_size": 32, "proj_size": 12, "attention": "mhsa",
+      "attention_heads": 8}, "model.attention_heads=8 does not divide the encoder output size 12"),
+    ({"cell": "gru", "proj_size": 16},
+     "model.proj_size=16 applies to model.cell=lstm only, not gru; give model.proj_size=0"),
+    ({"cell": "lstm", "hidden_size": 32, "proj_size": 32},
+     "model.proj_size=32 must be below a fixed model.hidden_size (got 32)"),
+    ({"cell": "lstm", "hidden_size": "auto", "param_budget": 9000, "proj_size": 8},
+     "model.proj_size=8 must be below a fixed model.hidden_size (got auto)"),
+    ({"proj_size": -1}, "model.proj_size=-1 is out of range; valid values are >= 0"),
 ])
 def test_bad_model_values_are_one_line_errors(fields, message):
     with pytest.raises(ConfigError) as error:

@@ -42,7 +42,9 @@ class ModelConfig:
     to ``param_budget`` parameters. ``attention``: ``none`` reads the states by ``pooling``;
     ``additive`` and ``dot`` are attention pooling and replace it; ``mhsa`` is a self-attention
     block over the states, followed by ``pooling``. ``attention_query`` picks the state that
-    ``dot`` projects into its query; ``attention_heads`` applies to ``mhsa``.
+    ``dot`` projects into its query; ``attention_heads`` applies to ``mhsa``. ``proj_size``
+    (LSTM only, 0 = none) projects each state to that many units before it is fed back and
+    read out, as in Sak et al. (2014) and the LSTM rows of Hello Edge.
     """
 
     CELLS: ClassVar[tuple[str, ...]] = ("rnn", "lstm", "gru")
@@ -53,6 +55,7 @@ class ModelConfig:
 
     cell: str = "lstm"
     hidden_size: Any = 128  # int or "auto"; OmegaConf cannot type a union
+    proj_size: int = 0
     param_budget: int | None = None
     num_layers: int = 1
     bidirectional: bool = False
@@ -74,13 +77,25 @@ class ModelConfig:
         check_choice("model", "attention_query", self.attention_query, self.QUERIES)
         check_range("model", "attention_heads", self.attention_heads, 1)
         check_choice("model", "frontend", self.frontend, self.FRONTENDS)
+        self._check_proj_size()
         if self.attention == "mhsa" and self.hidden_size != "auto":
-            size = self.hidden_size * (2 if self.bidirectional else 1)
+            size = (self.proj_size or self.hidden_size) * (2 if self.bidirectional else 1)
             if size % self.attention_heads:
                 raise ConfigError(
                     f"model.attention_heads={self.attention_heads} does not divide the encoder "
                     f"output size {size}; choose a hidden_size that it divides"
                 )
+
+    def _check_proj_size(self) -> None:
+        check_range("model", "proj_size", self.proj_size, 0)
+        if not self.proj_size:
+            return
+        if self.cell != "lstm":
+            raise ConfigError(f"model.proj_size={self.proj_size} applies to model.cell=lstm "
+                              f"only, not {self.cell}; give model.proj_size=0")
+        if self.hidden_size == "auto" or self.proj_size >= self.hidden_size:
+            raise ConfigError(f"model.proj_size={self.proj_size} must be below a fixed "
+                              f"model.hidden_size (got {self.hidden_size})")
 
     def _check_hidden_size(self) -> None:
         if self.hidden_size == "auto":

@@ -47,6 +47,7 @@ class AudioClassifier(nn.Module):
             num_layers=cfg.num_layers,
             bidirectional=cfg.bidirectional,
             dropout=cfg.dropout,
+            proj_size=cfg.proj_size,
         )
         self.readout = build_readout(self.encoder.output_size, cfg)
         self.dropout = nn.Dropout(cfg.dropout)

@@ -31,7 +31,8 @@ CELLS: dict[str, Callable[..., nn.RNNBase]] = {
 class RecurrentEncoder(nn.Module):
     """Maps features ``(batch, time, input_size)`` to states ``(batch, time, output_size)``.
 
-    ``output_size`` is ``hidden_size`` times the number of directions. Inputs are padded
+    ``output_size`` is ``hidden_size`` (``proj_size``, for a projected LSTM) times the number
+    of directions. Inputs are padded
     batches; reading the right state of a shorter clip is the pooling's job, which keeps
     the fused kernels on their fast path (packing is many times slower on the forward pass).
     The one exception is a bidirectional encoder given a batch that really is padded: its
@@ -46,10 +47,12 @@ class RecurrentEncoder(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"model.cell={cell!r} is not one of: {', '.join(CELLS)}")
+        projected = {"proj_size": proj_size} if proj_size else {}  # nn.LSTM's alone
         # nn.RNNBase applies dropout between stacked layers only; with one layer it warns.
         self.rnn = CELLS[cell](
             input_size,
@@ -58,11 +61,12 @@ class RecurrentEncoder(nn.Module):
             batch_first=True,
             bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
+            **projected,
         )
         self.cell = cell
         self.hidden_size = hidden_size
         self.bidirectional = bidirectional
-        self.output_size = hidden_size * (2 if bidirectional else 1)
+        self.output_size = (proj_size or hidden_size) * (2 if bidirectional else 1)
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """States ``(batch, time, output_size)``; ``lengths`` ``(batch,)`` counts valid frames."""
