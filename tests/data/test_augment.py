@@ -140,7 +140,13 @@ def test_noise_bank_reads_the_corpus_background_noise_and_skips_bad_files(tmp_pa
     assert len(bank) == 1 and bank[0].shape == (301, 40)
     dataset = DatasetConfig(root=str(tmp_path))
     augment = build_augment(AugmentConfig(noise_snr_db=[0.0, 10.0]), dataset, FeatureConfig())
+    # The corpus's own noise: its first 80 %, the part training _silence_ clips come from.
     assert augment is not None and len(augment.noise) == 1
+    assert augment.noise[0].shape == load_noise_bank(noise, FeatureConfig(), 16000,
+                                                     (0.0, 0.8))[0].shape == (241, 40)
+    given = build_augment(AugmentConfig(noise_snr_db=[0.0, 10.0], noise_dir=str(noise)),
+                          dataset, FeatureConfig())
+    assert given.noise[0].shape == (301, 40)  # a folder of the user's: all of each file
 
 
 def fold(augment, lengths=None, seed=0):

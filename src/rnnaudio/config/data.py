@@ -25,7 +25,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         check_range("dataset.synth", "speakers", self.speakers, 2)
         check_range("dataset.synth", "repeats", self.repeats, 1)
-        check_range("dataset.synth", "noise_seconds", self.noise_seconds, 1.0)
+        # The validation and test splits cut 1 s _silence_ clips from a tenth of each file.
+        check_range("dataset.synth", "noise_seconds", self.noise_seconds, 10.0)
         check_range("dataset.synth", "workers", self.workers, 1)
 
 
@@ -34,7 +35,7 @@ class JSBConfig:
     """How the JSB Chorales piano rolls are read (see ``rnnaudio.data.corpora.jsb``)."""
 
     steps_per_quarter: int = 1  # 1: one frame per quarter note, as in the 2012 data
-    chorales: int | None = None  # the first N chorales only (None: all 371)
+    chorales: int | None = None  # the first N chorales only (None: all 348 distinct)
     # The train/validation/test split is a property of the corpus, not of a run's seed:
     # every seed of an experiment sees the same chorales.
     split_seed: int = 0

@@ -33,6 +33,7 @@ import torchaudio
 from rnnaudio.config import AugmentConfig, ConfigError, DatasetConfig, FeatureConfig
 from rnnaudio.data.audio import AudioDecodeError, check_wave, read_clip, resample
 from rnnaudio.data.corpora.manifest import AUDIO_EXTENSIONS
+from rnnaudio.data.corpora.speech_commands import NOISE_PARTS
 from rnnaudio.data.features import feature_transform, window_samples
 
 log = logging.getLogger(__name__)
@@ -185,9 +186,11 @@ def _segment(noise: torch.Tensor, time: int, position: float) -> torch.Tensor:
 
 
 def load_noise_bank(
-    folder: Path, features: FeatureConfig, sample_rate: int
+    folder: Path, features: FeatureConfig, sample_rate: int,
+    part: tuple[float, float] = (0.0, 1.0),
 ) -> list[torch.Tensor]:
-    """Log-mel energies ``(T_i, n_mels)`` (float32) of every audio file in ``folder``.
+    """Log-mel energies ``(T_i, n_mels)`` (float32) of every audio file in ``folder``, or of
+    the ``part`` of each (fractions of its length).
 
     Unreadable or too-short noise files are skipped with a warning.
     Raises :class:`ConfigError` when none is usable.
@@ -201,6 +204,7 @@ def load_noise_bank(
         try:
             wave, rate = read_clip(path)
             check_wave(wave, path, 0, rate)
+            wave = wave[round(part[0] * len(wave)):round(part[1] * len(wave))]
             wave = resample(wave, rate, sample_rate)
             check_wave(wave, path, min_samples, sample_rate)
         except AudioDecodeError as err:
@@ -218,12 +222,14 @@ def build_augment(
 ) -> FeatureAugment | None:
     """The training augmentation ``cfg`` asks for, or None when everything is off.
 
-    Noise comes from ``augment.noise_dir``, else from the corpus's own
-    ``<root>/_background_noise_/`` (Speech Commands and the embedded corpus have one).
+    Noise comes from ``augment.noise_dir``, else from the training part of the corpus's own
+    ``<root>/_background_noise_/`` (Speech Commands and the embedded corpus have one): the
+    rest is where the validation and test ``_silence_`` clips are cut.
     """
     noise = None
     if cfg.noise_snr_db is not None:
         cfg.check_noise_folder(dataset)
-        noise = load_noise_bank(cfg.noise_folder(dataset), features, dataset.sample_rate)
+        part = (0.0, 1.0) if cfg.noise_dir else NOISE_PARTS["train"]
+        noise = load_noise_bank(cfg.noise_folder(dataset), features, dataset.sample_rate, part)
     augment = FeatureAugment(cfg, features, dataset.sample_rate, noise)
     return augment if augment.enabled else None

@@ -14,6 +14,7 @@ from rnnaudio.config import ConfigError, DatasetConfig
 from rnnaudio.data.corpora.speech_commands import (
     COLUMNS,
     COMMAND_WORDS,
+    NOISE_PARTS,
     load_speech_commands,
     which_set,
 )
@@ -168,7 +169,6 @@ def test_rows_are_ordered_by_split_class_and_path(synth_corpus):
 def test_silence_rows_are_readable_one_second_segments(synth_corpus):
     df = load_speech_commands(synth_corpus, clip_seconds=0.5)
     silence = df[df.label == "_silence_"]
-    assert silence.speaker.is_unique
     assert all(s.startswith("_silence_/") for s in silence.speaker)
     for row in silence.itertuples():
         assert Path(row.path).parent.name == "_background_noise_"
@@ -290,3 +290,34 @@ def test_v2_miniature_trains_35_words_and_reports_its_bad_files(tmp_path):
     assert parent["params.cv.scheme"] == "speaker_disjoint"
     assert parent["params.data.bad_files"] == str(len(planted)) == "6"
     assert len(folds) == 2 and math.isfinite(result.summary["cv_val_loss_mean"])
+
+
+def test_each_split_cuts_its_silence_from_its_own_part_of_each_noise_file(synth_corpus):
+    """No sample of a test or validation _silence_ clip is heard in training, and a file's
+    cuts are one CV group: otherwise CV and test would score cuts of the noise trained on."""
+    df = load_speech_commands(synth_corpus)
+    silence = df[df.label == "_silence_"]
+    spans = {}
+    for row in silence.itertuples():
+        total = sf.info(row.path).frames
+        low, high = NOISE_PARTS[row.split]
+        assert low * total <= row.start and row.start + row.frames <= high * total + 1
+        spans.setdefault((row.path, row.split), []).append((row.start, row.start + row.frames))
+        assert row.speaker == f"_silence_/{Path(row.path).name}"
+    for (path, split), cuts in spans.items():
+        if split == "train":
+            continue
+        for start, end in cuts:
+            assert all(end <= s or e <= start for s, e in spans.get((path, "train"), []))
+    assert set(silence.split) == {"train", "validation", "test"}
+
+
+def test_noise_too_short_for_a_splits_part_is_one_line(tmp_path, synth_corpus):
+    copy = tmp_path / "corpus"
+    shutil.copytree(synth_corpus, copy)
+    for wav in (copy / "_background_noise_").glob("*.wav"):
+        audio, rate = sf.read(wav)
+        sf.write(wav, audio[: 5 * rate], rate)  # 5 s: its test tenth is half a second
+    with pytest.raises(ConfigError, match=r"_background_noise_ has no \.wav file whose "
+                                          r"validation part \(80%-90% of it\) holds a 1\.0 s"):
+        load_speech_commands(copy)

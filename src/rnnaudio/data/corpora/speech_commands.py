@@ -34,6 +34,8 @@ SILENCE_LABEL = "_silence_"
 BACKGROUND_DIR = NOISE_FOLDER
 TASKS = ("12class", "all_words")
 SPLITS = ("train", "validation", "test")
+# The part of each background-noise file each split cuts its _silence_ clips from.
+NOISE_PARTS = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
 COLUMNS = ("path", "label", "speaker", "split", "start", "frames")
 LAYOUT = "<word>/<speaker>_nohash_<n>.wav plus validation_list.txt and testing_list.txt"
 
@@ -163,22 +165,28 @@ def _twelve_classes(
 def _silence_rows(
     root: Path, split: str, count: int, clip_seconds: float, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """``count`` clips of ``clip_seconds`` at seeded offsets in the background-noise files."""
+    """``count`` clips of ``clip_seconds`` at seeded offsets in the ``split``'s own part of
+    each background-noise file (:data:`NOISE_PARTS`), so no sample of a test or validation
+    cut is heard in training. Each file's cuts are one CV group, as a speaker's clips are."""
     noise_dir = root / BACKGROUND_DIR
-    noises = []
+    low, high = NOISE_PARTS[split]
+    parts = []
     for path in sorted(noise_dir.glob("*.wav")):
         info = sf.info(path)
         frames = round(clip_seconds * info.samplerate)
-        if info.frames >= frames:
-            noises.append((str(path), info.frames, frames))
-    if not noises:
+        first, last = round(low * info.frames), round(high * info.frames)
+        if last - first >= frames:
+            parts.append((path, first, last - frames, frames))
+    if not parts:
         raise ConfigError(
-            f"{noise_dir} has no .wav file of at least {clip_seconds} s to cut _silence_ clips "
-            "from; add background noise or set dataset.silence_fraction=0"
+            f"{noise_dir} has no .wav file whose {split} part ({low:.0%}-{high:.0%} of it) "
+            f"holds a {clip_seconds} s _silence_ clip; add longer background noise or set "
+            "dataset.silence_fraction=0"
         )
     rows = []
-    for i in range(count):
-        path, total, frames = noises[rng.integers(len(noises))]
-        start = int(rng.integers(total - frames + 1))
-        rows.append((path, SILENCE_LABEL, f"{SILENCE_LABEL}/{split}/{i}", split, start, frames))
+    for _ in range(count):
+        path, first, last_start, frames = parts[rng.integers(len(parts))]
+        start = int(rng.integers(first, last_start + 1))
+        rows.append((str(path), SILENCE_LABEL, f"{SILENCE_LABEL}/{path.name}", split, start,
+                     frames))
     return pd.DataFrame(rows, columns=list(COLUMNS))
