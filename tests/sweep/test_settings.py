@@ -45,8 +45,22 @@ def test_a_study_resumed_under_other_settings_is_refused_naming_them(tmp_path):
 
 def test_a_field_one_side_lacks_is_no_difference(tmp_path):
     study, spec, settings = opened(tmp_path)
+    study.tell(study.ask(), 1.0)
     study.set_user_attr(SETTINGS_ATTR, {"trainer.max_epochs": "20", "a.retired.field": "1"})
     check_settings(study, spec, settings)
+    study.set_user_attr(SETTINGS_ATTR, {"trainer.max_epochs": "21", "a.retired.field": "1"})
+    with pytest.raises(ConfigError, match=r"trainer.max_epochs=20 \(its trials ran with 21\)"):
+        check_settings(study, spec, settings)
+
+
+def test_a_run_beside_a_running_trial_of_other_settings_is_refused(tmp_path):
+    """Another machine's first trial is still running: its settings hold."""
+    study, spec, slow = opened(tmp_path, "trainer.max_epochs=50")
+    check_settings(study, spec, slow)
+    study.ask()  # running elsewhere
+    again, spec, quick = opened(tmp_path, "trainer.max_epochs=2")
+    with pytest.raises(ConfigError, match=r"trainer.max_epochs=2 \(its trials ran with 50\)"):
+        check_settings(again, spec, quick)
 
 
 def test_a_study_with_no_finished_trial_takes_the_settings_it_is_run_with(tmp_path):

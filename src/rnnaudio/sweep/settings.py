@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import optuna
+from optuna.trial import TrialState
 
 from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError, SweepConfig
@@ -33,11 +34,11 @@ def trial_settings(spec: SweepConfig, overrides: Sequence[str]) -> dict[str, str
 
 
 def check_settings(study: optuna.Study, spec: SweepConfig, settings: dict[str, str]) -> None:
-    """Records ``settings`` on a study with no finished trial (new, or only failed and
-    interrupted ones: no loss to compare with); refuses a study whose finished trials ran
+    """Records ``settings`` on a study with no trial finished or running (new, or only failed
+    and interrupted ones: no loss to compare with); refuses a study whose trials ran or run
     under others. A key one side lacks (a field added since) is not a difference."""
     recorded = study.user_attrs.get(SETTINGS_ATTR)
-    if recorded is None or not count(study, *FINISHED):
+    if recorded is None or not count(study, *FINISHED, TrialState.RUNNING):
         study.set_user_attr(SETTINGS_ATTR, settings)
         return
     changed = [key for key in sorted(settings)

@@ -9,6 +9,9 @@ and every restart, not per process: a worker claims a trial under a lock in the 
 
 from __future__ import annotations
 
+import hashlib
+import socket
+
 import numpy as np
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -69,13 +72,17 @@ def make_sampler(spec: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
 
 def sampler_seed(spec: SweepConfig, worker: int, trials: int) -> int:
     """``sweep.seed`` for the first worker of a new study, as written. Every other process
-    (another worker, a resumed run) draws a stream of its own, still fixed by the seed:
+    (another worker, a resumed run, a worker on another machine) draws a stream of its own,
+    fixed by the seed, its worker number, the study's trial count and the machine's name:
     samplers seeded alike propose the same points, so two workers would train each one twice
     and a resumed study would start over with the trials it has. A grid is the exception:
-    every process must shuffle it alike, since trial ``n`` takes its ``n``-th point."""
+    every process must shuffle it alike, since trial ``n`` takes its ``n``-th point. (Two
+    machines that create one study at the same moment both start from ``sweep.seed``.)"""
     if spec.sampler == "grid" or (worker == 0 and trials == 0):
         return spec.seed
-    return int(np.random.SeedSequence([spec.seed, worker, trials]).generate_state(1)[0])
+    machine = int.from_bytes(hashlib.sha256(socket.gethostname().encode()).digest()[:4], "big")
+    entropy = [spec.seed, worker, trials, machine]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def make_pruner(spec: SweepConfig, folds: int) -> optuna.pruners.BasePruner:

@@ -11,7 +11,8 @@ MAX_PARAM_LENGTH = 6000
 # outputs are, or which runs a command makes: never a result. A run or a study under settings
 # that differ only in these is the same; a corpus may sit under another root on each machine.
 NOT_SETTINGS = ("trainer.progress", "trainer.accelerator", "tracking.", "features.cache_dir",
-                "dataset.root", "diagnostics.", "report.", "hydra.", "sweep.", "experiment.")
+                "dataset.root", "augment.noise_dir", "dataset.synth.workers", "diagnostics.",
+                "report.", "hydra.", "sweep.", "experiment.")
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
