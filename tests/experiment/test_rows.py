@@ -64,3 +64,14 @@ def test_a_row_that_does_not_compose_is_named(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"^experiment=two row 'typo': model='gruu' is not one "
                                           r"of: gru, lstm, rnn$"):
         check_rows(["+experiment=two"])
+
+
+def test_an_edit_to_a_rows_sweep_spec_is_a_change_of_its_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNAUDIO_SWEEPS", str(tmp_path))
+    spec = tmp_path / "units.yaml"
+    spec.write_text("study_name: units\nn_trials: 4\nspace: {model.hidden_size: "
+                    "{type: int, low: 8, high: 64}}\n")
+    before = row_settings(["model=gru"], "units")
+    assert row_settings(["model=gru", "tracking.run_name=x"], "units") == before
+    spec.write_text(spec.read_text().replace("n_trials: 4", "n_trials: 8"))
+    assert row_settings(["model=gru"], "units") != before

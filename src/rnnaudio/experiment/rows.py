@@ -6,6 +6,7 @@ Hydra creates anything, as it checks a sweep's space.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -33,11 +34,23 @@ def row_overrides(experiment: ExperimentConfig, row: ExperimentRow,
 PROTOCOL = 2
 
 
+# Sweep fields that decide which hidden units a row's sweep picks; the rest say where the
+# study lives and how its processes run.
+SWEEP_SETTINGS = ("n_trials", "timeout", "sampler", "seed", "pruner", "pruner_warmup_folds",
+                  "pruner_startup_trials", "overrides", "space")
+
+
 def row_settings(overrides: Sequence[str], sweep: str | None) -> str:
     """A fingerprint of what decides a row's result: its overrides as the experiment file and
-    the command line give them, the sweep that picks the rest, and the harness's protocol."""
+    the command line give them, the sweep spec that picks the rest (its contents, so an edit
+    to the spec file counts), and the harness's protocol."""
     kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
-    return hashlib.sha256(json.dumps([kept, sweep, PROTOCOL]).encode()).hexdigest()[:12]
+    spec = None
+    if sweep is not None:
+        swept = dataclasses.asdict(compose_config([f"+sweep={sweep}"]).sweep)
+        spec = {key: swept[key] for key in SWEEP_SETTINGS}
+    blob = json.dumps([kept, sweep, spec, PROTOCOL], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def sweep_study(experiment: str, row: str, settings: str) -> str:

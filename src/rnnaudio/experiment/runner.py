@@ -22,6 +22,7 @@ from rnnaudio.experiment.rows import (
     row_overrides,
     row_settings,
     sweep_overrides,
+    sweep_study,
     user_overrides,
 )
 from rnnaudio.sweep.space import to_overrides
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnnaudio.seed"
 COMPARABLE_TAG = "rnnaudio.comparable"
 SETTINGS_TAG = "rnnaudio.row_settings"
+SWEEP_STUDY_TAG = "rnnaudio.sweep_study"  # the study whose best trial chose the row's rest
 
 
 def _corpus_changed(user_overrides: Sequence[str]) -> bool:
@@ -95,6 +97,8 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
             row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
             tags = {**row_tags(experiment.name, row.name, seed), SETTINGS_TAG: settings,
                     COMPARABLE_TAG: str(experiment.comparable and not _corpus_changed(user))}
+            if row.sweep is not None:
+                tags[SWEEP_STUDY_TAG] = sweep_study(experiment.name, row.name, settings)
             run_id = _run_row(row_cfg, tags, tracker, output_dir / row.name / f"seed{seed}")
             runs.append(RowRun(row.name, seed, run_id, skipped=False))
     return runs

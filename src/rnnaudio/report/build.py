@@ -22,7 +22,6 @@ from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
 from rnnaudio.config.checks import first_line, nearest, shown_setting
-from rnnaudio.experiment.rows import sweep_study
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import (
     aggregate,
@@ -168,14 +167,14 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
 
 
 def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
-    """The sweep study of each row's latest runs, and that row: a row run again under other
-    settings swept in a study of their own, whose trials alone belong beside its numbers."""
-    keys = ["tags.rnnaudio.row", "tags.rnnaudio.seed"]
-    latest = latest_runs(frame, keys, experiment.metric)
-    settings = latest.get("tags.rnnaudio.row_settings", pd.Series(index=latest.index))
-    return {sweep_study(experiment.name, row, str(fingerprint)) if pd.notna(fingerprint)
-            else f"{experiment.name}-{row}": row  # runs from before studies had settings
-            for row, fingerprint in zip(latest["tags.rnnaudio.row"], settings, strict=True)}
+    """The sweep study behind each row's latest runs, and that row: a row run again under
+    other settings swept in a study of its own, whose trials alone belong beside its numbers.
+    Runs from before rows were tagged with their study swept in ``<experiment>-<row>``."""
+    latest = latest_runs(frame, ["tags.rnnaudio.row", "tags.rnnaudio.seed"], experiment.metric)
+    studies = latest.get("tags.rnnaudio.sweep_study", pd.Series(None, index=latest.index,
+                                                                 dtype=object))
+    return {study if pd.notna(study) else f"{experiment.name}-{row}": row
+            for row, study in zip(latest["tags.rnnaudio.row"], studies, strict=True)}
 
 
 def _hidden_size_frame(runs: pd.DataFrame,
