@@ -71,6 +71,7 @@ def test_a_tiny_jsb_table_runs_and_reports_nll_beside_the_paper(tmp_path: Path) 
 @pytest.mark.parametrize(("override", "named"), [
     ("model.attention=additive", "model.attention=additive"),
     ("model.bidirectional=true", "model.bidirectional=True"),
+    ("model.proj_size=8", "model.proj_size=8"),
     ("augment=speech", "augment"),
     ("diagnostics=grad_flow", "diagnostics=grad_flow"),
 ])

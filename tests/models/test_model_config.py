@@ -20,7 +20,8 @@ from rnnaudio.config import ConfigError, ConvFrontendConfig, ModelConfig
     ({"attention": "mhsa", "hidden_size": 30, "attention_heads": 4},
      "model.attention_heads=4 does not divide the encoder output size 30"),
     ({"cell": "lstm", "hidden_size": 32, "proj_size": 12, "attention": "mhsa",
-      "attention_heads": 8}, "model.attention_heads=8 does not divide the encoder output size 12"),
+      "attention_heads": 8}, "model.attention_heads=8 does not divide the encoder output size 12; "
+     "choose a model.proj_size that it divides"),
     ({"cell": "gru", "proj_size": 16},
      "model.proj_size=16 applies to model.cell=lstm only, not gru; give model.proj_size=0"),
     ({"cell": "lstm", "hidden_size": 32, "proj_size": 32},

@@ -70,7 +70,7 @@ class Config:
         """Next-step prediction reads frames ``<= t`` only and has no clip to pool over."""
         model = self.model
         fixed = {"attention": (model.attention, "none"), "frontend": (model.frontend, "none"),
-                 "bidirectional": (model.bidirectional, False)}
+                 "bidirectional": (model.bidirectional, False), "proj_size": (model.proj_size, 0)}
         for key, (value, valid) in fixed.items():
             if value != valid:
                 raise ConfigError(

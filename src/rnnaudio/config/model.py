@@ -83,7 +83,8 @@ class ModelConfig:
             if size % self.attention_heads:
                 raise ConfigError(
                     f"model.attention_heads={self.attention_heads} does not divide the encoder "
-                    f"output size {size}; choose a hidden_size that it divides"
+                    f"output size {size}; choose a model."
+                    f"{'proj_size' if self.proj_size else 'hidden_size'} that it divides"
                 )
 
     def _check_proj_size(self) -> None:
