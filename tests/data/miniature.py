@@ -192,7 +192,7 @@ def build_speech_commands_v2(root: Path, bad: bool = True) -> dict[str, list[str
         for s, speaker in enumerate(V2_SPEAKERS):
             write_tone(root / word / f"{speaker}_nohash_0.wav", w, 16000, 1.0, seed=w * 10 + s)
     for name in ("white_noise", "running_tap"):
-        write_tone(root / "_background_noise_" / f"{name}.wav", 3, 16000, 8.0, seed=len(name))
+        write_tone(root / "_background_noise_" / f"{name}.wav", 3, 16000, 20.0, seed=len(name))
     (root / "validation_list.txt").write_text(
         "".join(f"{word}/{V2_SPEAKERS[2]}_nohash_0.wav\n" for word in V2_WORDS)
     )

@@ -35,7 +35,7 @@ SPEECH_COMMANDS_WORDS = {
 RNNAUDIO = str(Path(sys.executable).parent / "rnnaudio")
 # The fewest speakers `data synth` and a first use accept: fewer leave the test list empty.
 FEWEST = 9
-TINY = SynthConfig(speakers=4, repeats=2, noise_seconds=10.0, workers=2)
+TINY = SynthConfig(speakers=4, repeats=2, noise_seconds=20.0, workers=2)
 TINY_WORDS = ("yes", "marvin")
 
 

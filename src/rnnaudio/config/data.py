@@ -25,8 +25,9 @@ class SynthConfig:
     def __post_init__(self) -> None:
         check_range("dataset.synth", "speakers", self.speakers, 2)
         check_range("dataset.synth", "repeats", self.repeats, 1)
-        # The validation and test splits cut 1 s _silence_ clips from a tenth of each file.
-        check_range("dataset.synth", "noise_seconds", self.noise_seconds, 10.0)
+        # Validation and test cut 1 s _silence_ clips from a tenth of each file: 2 s or more
+        # leaves them more than one place to cut from.
+        check_range("dataset.synth", "noise_seconds", self.noise_seconds, 20.0)
         check_range("dataset.synth", "workers", self.workers, 1)
 
 
@@ -35,7 +36,7 @@ class JSBConfig:
     """How the JSB Chorales piano rolls are read (see ``rnnaudio.data.corpora.jsb``)."""
 
     steps_per_quarter: int = 1  # 1: one frame per quarter note, as in the 2012 data
-    chorales: int | None = None  # the first N chorales only (None: all 348 distinct)
+    chorales: int | None = None  # the distinct chorales of music21's first N numbers (None: all)
     # The train/validation/test split is a property of the corpus, not of a run's seed:
     # every seed of an experiment sees the same chorales.
     split_seed: int = 0

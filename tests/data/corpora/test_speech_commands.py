@@ -292,24 +292,35 @@ def test_v2_miniature_trains_35_words_and_reports_its_bad_files(tmp_path):
     assert len(folds) == 2 and math.isfinite(result.summary["cv_val_loss_mean"])
 
 
-def test_each_split_cuts_its_silence_from_its_own_part_of_each_noise_file(synth_corpus):
+def _noise_of_odd_lengths(tmp_path, synth_corpus) -> Path:
+    copy = tmp_path / "corpus"
+    shutil.copytree(synth_corpus, copy)
+    for extra, wav in enumerate(sorted((copy / "_background_noise_").glob("*.wav"))):
+        audio, rate = sf.read(wav)
+        sf.write(wav, audio[: 20 * rate + 2 * extra + 1], rate)  # 20 s and 1-9 samples
+    return copy
+
+
+def test_each_split_cuts_its_silence_from_its_own_part_of_each_noise_file(tmp_path,
+                                                                          synth_corpus):
     """No sample of a test or validation _silence_ clip is heard in training, and a file's
     cuts are one CV group: otherwise CV and test would score cuts of the noise trained on."""
-    df = load_speech_commands(synth_corpus)
+    df = load_speech_commands(_noise_of_odd_lengths(tmp_path, synth_corpus))
     silence = df[df.label == "_silence_"]
-    spans = {}
-    for row in silence.itertuples():
-        total = sf.info(row.path).frames
-        low, high = NOISE_PARTS[row.split]
-        assert low * total <= row.start and row.start + row.frames <= high * total + 1
-        spans.setdefault((row.path, row.split), []).append((row.start, row.start + row.frames))
-        assert row.speaker == f"_silence_/{Path(row.path).name}"
-    for (path, split), cuts in spans.items():
-        if split == "train":
-            continue
-        for start, end in cuts:
-            assert all(end <= s or e <= start for s, e in spans.get((path, "train"), []))
     assert set(silence.split) == {"train", "validation", "test"}
+    for path, cuts in silence.groupby("path"):
+        total = sf.info(path).frames
+        assert total % 2 == 1
+        spans = {}
+        for row in cuts.itertuples():
+            low, high = NOISE_PARTS[row.split]
+            assert round(low * total) <= row.start
+            assert row.start + row.frames <= round(high * total)
+            spans.setdefault(row.split, []).append((row.start, row.start + row.frames))
+            assert row.speaker == f"_silence_/{Path(path).name}"
+        for one, other in [("train", "validation"), ("train", "test"), ("validation", "test")]:
+            for start, end in spans.get(one, []):
+                assert all(end <= s or e <= start for s, e in spans.get(other, []))
 
 
 def test_noise_too_short_for_a_splits_part_is_one_line(tmp_path, synth_corpus):
