@@ -140,7 +140,7 @@ def test_background_noise_recordings(synth_corpus):
     assert len(noises) >= 4
     for path in noises:
         info = sf.info(path)
-        assert (info.samplerate, info.channels, info.frames) == (16000, 1, 10 * 16000)
+        assert (info.samplerate, info.channels, info.frames) == (16000, 1, 30 * 16000)
 
 
 def test_manifest_records_engines_speakers_and_checksums(synth_corpus):
