@@ -59,10 +59,13 @@ def sweep_study(experiment: str, row: str, settings: str) -> str:
     return f"{experiment}-{row}-{settings}"
 
 
-def sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow,
-                    base: Sequence[str]) -> list[str]:
-    """The row's sweep, as its own study; the experiment refits and tests each seed itself."""
-    study = sweep_study(experiment.name, row.name, row_settings(base, row.sweep))
+def sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow, base: Sequence[str],
+                    settings: str | None = None) -> list[str]:
+    """The row's sweep, as its own study; the experiment refits and tests each seed itself.
+    ``settings``: the row's fingerprint, where the caller has it already (it composes the
+    sweep spec)."""
+    settings = settings or row_settings(base, row.sweep)
+    study = sweep_study(experiment.name, row.name, settings)
     return [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
 
 

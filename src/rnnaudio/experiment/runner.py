@@ -91,7 +91,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
                 runs.append(RowRun(row.name, seed, done, skipped=True))
         if not pending:
             continue
-        choices = _row_choices(experiment, row, base, output_dir)
+        choices = _row_choices(experiment, row, base, settings, output_dir)
         for seed in pending:
             row_cfg = compose_config(merge_overrides(base, choices, [f"seed={seed}"]))
             row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
@@ -114,14 +114,15 @@ def _run_row(cfg: Config, tags: dict[str, str], tracker: RunTracker, work: Path)
     return result.parent_run_id
 
 
-def _row_choices(experiment: ExperimentConfig, row: ExperimentRow, base: list[str],
+def _row_choices(experiment: ExperimentConfig, row: ExperimentRow, base: list[str], settings: str,
                  output_dir: Path) -> list[str]:
     """The row's remaining choices from the best trial of its sweep (none without one)."""
     if row.sweep is None:
         return []
     from rnnaudio.sweep.driver import run_sweep  # a sweep per row is the exception
 
-    result = run_sweep(sweep_overrides(experiment, row, base), output_dir / row.name / "sweep")
+    result = run_sweep(sweep_overrides(experiment, row, base, settings),
+                       output_dir / row.name / "sweep")
     if result.best is None:
         raise RuntimeError(f"the sweep of row {row.name!r} completed no trial")
     return to_overrides(result.best.params)
