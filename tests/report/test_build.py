@@ -213,3 +213,27 @@ def test_report_filter_narrows_the_runs_with_mlflows_syntax(store, tmp_path):
         with pytest.raises(ConfigError, match=message):
             build_report(report_config(store, tmp_path, filter=bad))
     assert snapshot(gru.folder) == before
+
+
+def test_a_report_is_not_comparable_only_while_a_shown_run_is_a_smoke_run(tmp_path):
+    """The flag follows the runs the table shows: a smoke run that a later run of its row and
+    seed replaced, or a run of a row the file no longer has, does not mark the report."""
+    tracking = TrackingConfig(uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                              artifact_root=str(tmp_path / "mlartifacts"))
+    tracker = RunTracker(tracking)
+
+    def row_run(row: str, comparable: bool) -> None:
+        tags = {"rnnaudio.experiment": "tiny", "rnnaudio.row": row, "rnnaudio.seed": "0",
+                "rnnaudio.comparable": str(comparable)}
+        with tracker.run(row, tags=tags) as run_id:
+            tracker.log_metrics(run_id, {"test_acc": 0.5})
+
+    for row, comparable in [("rnn", False), ("gru", True), ("rnn", True), ("lstm", False)]:
+        row_run(row, comparable)
+    out = tmp_path / "reports"
+    assert build_report(experiment_config(tracking, out, "test_acc")).name == "tiny"
+    row_run("gru", False)
+    report = build_report(experiment_config(tracking, out, "test_acc"))
+    assert report.name == "tiny-not-comparable"
+    assert (report.folder / "table.md").read_text().splitlines()[0].endswith(
+        "Not comparable: smoke run, not the paper's setup.")

@@ -24,6 +24,7 @@ from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig,
 from rnnaudio.config.checks import first_line, nearest, shown_setting
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import (
+    ROW_SEED,
     aggregate,
     experiment_table,
     latest_runs,
@@ -106,7 +107,7 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig, report: Repor
                 f"rnnaudio run experiment={experiment.name}")
     _check_present(frame, "experiment.metric", [experiment.metric], "metric")
     table = experiment_table(frame, experiment)
-    if "tags.rnnaudio.comparable" in frame and (frame["tags.rnnaudio.comparable"] == "False").any():
+    if not _comparable(frame, experiment):
         experiment = dataclasses.replace(experiment, comparable=False)
     figures = {"rows": bars_figure(table, experiment.metric)}
     name = experiment.name if experiment.comparable else f"{experiment.name}-not-comparable"
@@ -166,11 +167,21 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
                               f"include: {nearest(name, known)}")
 
 
+def _comparable(frame: pd.DataFrame, experiment: ExperimentConfig) -> bool:
+    """Whether the runs the table shows reproduce the paper's setup: a smoke run that a later
+    run of its row and seed replaced, or a run of a row no longer in the file, does not count."""
+    latest = latest_runs(frame, ROW_SEED, experiment.metric)
+    if not experiment.comparable or "tags.rnnaudio.comparable" not in latest:
+        return experiment.comparable
+    shown = latest[latest["tags.rnnaudio.row"].isin([row.name for row in experiment.rows])]
+    return not (shown["tags.rnnaudio.comparable"] == "False").any()
+
+
 def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
     """The sweep study behind each row's latest runs, and that row: a row run again under
     other settings swept in a study of its own, whose trials alone belong beside its numbers.
     Runs from before rows were tagged with their study swept in ``<experiment>-<row>``."""
-    latest = latest_runs(frame, ["tags.rnnaudio.row", "tags.rnnaudio.seed"], experiment.metric)
+    latest = latest_runs(frame, ROW_SEED, experiment.metric)
     studies = latest.get("tags.rnnaudio.sweep_study", pd.Series(None, index=latest.index,
                                                                  dtype=object))
     return {study if pd.notna(study) else f"{experiment.name}-{row}": row

@@ -14,6 +14,9 @@ from mlflow.tracking import MlflowClient
 
 from rnnaudio.config import ExperimentConfig
 
+# An experiment's run is one row of its file under one seed.
+ROW_SEED = ["tags.rnnaudio.row", "tags.rnnaudio.seed"]
+
 
 def runs_frame(client: MlflowClient, experiment_id: str, filter_string: str = "") -> pd.DataFrame:
     """Finished runs as rows: ``run_id``, ``tags.*``, ``params.*``, ``metrics.*`` columns."""
@@ -63,13 +66,13 @@ def latest_runs(frame: pd.DataFrame, keys: Sequence[str], metric: str) -> pd.Dat
     if frame.empty or column not in frame or any(k not in frame for k in keys):
         return frame
     done = frame[frame[column].notna()]
-    return done.sort_values("start_time").groupby(list(keys), sort=False).tail(1)
+    return done.sort_values("start_time", kind="stable").groupby(list(keys), sort=False).tail(1)
 
 
 def experiment_table(frame: pd.DataFrame, experiment: ExperimentConfig) -> pd.DataFrame:
     """One row per experiment row, in the file's order, beside the published numbers: the
     latest run of each row x seed."""
-    frame = latest_runs(frame, ["tags.rnnaudio.row", "tags.rnnaudio.seed"], experiment.metric)
+    frame = latest_runs(frame, ROW_SEED, experiment.metric)
     stats = aggregate(frame, ["tags.rnnaudio.row"], experiment.metric)
     stats = stats.set_index("tags.rnnaudio.row")
     records = []
