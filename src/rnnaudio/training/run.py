@@ -41,8 +41,11 @@ class TrainResult:
 
 
 def summarize(folds: list[FoldResult]) -> dict[str, float]:
-    """Mean and (population) standard deviation over folds of each validation metric the
-    task has (``cv_val_loss_*``; for a classifier also ``cv_val_acc_*``, ``cv_val_f1_*``)."""
+    """Mean and standard deviation over folds of each validation metric the task has
+    (``cv_val_loss_*``; for a classifier also ``cv_val_acc_*``, ``cv_val_f1_*``).
+
+    The std is the population one (ddof=0), as scikit-learn's ``cv_results_``: the k folds
+    are the whole of the data, not a sample, and a pruned trial's single fold gets 0, not NaN."""
     per_fold = [f.evaluation.metrics("val") for f in folds]
     summary: dict[str, float] = {}
     for name in per_fold[0]:
