@@ -33,6 +33,10 @@ def test_the_split_is_fixed_disjoint_and_covers_every_chorale(rolls, tmp_path: P
                                       jsb=JSBConfig(chorales=20)))
     assert again.ids == rolls.ids and list(again.split) == list(rolls.split)
     assert all(np.array_equal(a, b) for a, b in zip(again.rolls, rolls.rolls, strict=True))
+    # dataset.split_seed, the corpus's own seed as for Speech Commands, draws another split.
+    other = piano_rolls(DatasetConfig(name="jsb", root=str(tmp_path), task="sequence",
+                                      split_seed=1, jsb=JSBConfig(chorales=20)))
+    assert other.ids == rolls.ids and list(other.split) != list(rolls.split)
     summary = rolls.summary()
     assert summary["data.sequences"] == 20 and summary["data.test_sequences"] == 4
     assert summary["data.steps"] == sum(len(r) for r in rolls.rolls)

@@ -37,9 +37,8 @@ class JSBConfig:
 
     steps_per_quarter: int = 1  # 1: one frame per quarter note, as in the 2012 data
     chorales: int | None = None  # the distinct chorales of music21's first N numbers (None: all)
-    # The train/validation/test split is a property of the corpus, not of a run's seed:
-    # every seed of an experiment sees the same chorales.
-    split_seed: int = 0
+    # Drawn with dataset.split_seed, a property of the corpus, not of a run's seed: every
+    # seed of an experiment sees the same chorales in each part.
     split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
 
     def __post_init__(self) -> None:
@@ -108,8 +107,8 @@ class DatasetConfig:
     silence_fraction: float = 0.1
     unknown_fraction: float = 0.1
     # speech_commands/synth_commands: seeds which _unknown_ clips and _silence_ cuts each
-    # split holds. A property of the corpus, not of a run's seed, so every seed of an
-    # experiment sees the same clips (jsb's split has its own: jsb.split_seed).
+    # split holds; jsb: which chorales each part holds. A property of the corpus, not of a
+    # run's seed, so every seed of an experiment sees the same clips.
     split_seed: int = 0
     synth: SynthConfig = field(default_factory=SynthConfig)
     jsb: JSBConfig = field(default_factory=JSBConfig)

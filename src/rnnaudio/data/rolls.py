@@ -63,7 +63,8 @@ class PianoRolls:
 
 
 def piano_rolls(cfg: DatasetConfig) -> PianoRolls:
-    """The distinct chorales of ``cfg`` (rolls cached under ``cfg.root``), split by ``cfg.jsb``.
+    """The distinct chorales of ``cfg`` (rolls cached under ``cfg.root``), split by
+    ``cfg.jsb.split`` with ``cfg.split_seed``.
 
     Repeated files and identical rolls are dropped before the split (:func:`load_jsb_rolls`),
     so the parts have the fractions of ``cfg.jsb.split`` (all chorales, 60/20/20: 209/70/69 of
@@ -72,7 +73,7 @@ def piano_rolls(cfg: DatasetConfig) -> PianoRolls:
     jsb = cfg.jsb
     named = load_jsb_rolls(jsb.chorales, jsb.steps_per_quarter, cache_dir=Path(cfg.root))
     ids = [name for name, _ in named]
-    parts = split_rolls(ids, jsb.split_seed, tuple(jsb.split))
+    parts = split_rolls(ids, cfg.split_seed, tuple(jsb.split))
     part_of = {name: split for split, names in zip(SPLITS, parts, strict=True) for name in names}
     return PianoRolls(ids, [roll for _, roll in named], np.array([part_of[i] for i in ids]))
 
