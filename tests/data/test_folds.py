@@ -205,3 +205,25 @@ def test_scheme_names_speaker_disjoint_and_plain_stratified_folds():
         "stratified"
     )
     assert fold_names(manifest, 3) == ["0", "1", "2"]
+
+
+def test_a_fold_that_validates_no_clip_of_a_class_is_named(caplog):
+    import pandas as pd
+
+    from rnnaudio.data.folds import cv_folds
+
+    # _silence_ in two groups (two noise files), three folds: one fold scores none of it.
+    speakers = [f"s{i}" for i in range(6) for _ in range(4)] + ["noise0"] * 3 + ["noise1"] * 3
+    manifest = pd.DataFrame({"label": ["a", "b"] * 12 + ["_silence_"] * 6,
+                             "speaker": speakers, "split": "train"})
+    with caplog.at_level("WARNING", logger="rnnaudio.data.folds"):
+        folds = cv_folds(manifest, 3, seed=0)
+    missing = [name for name, (_, val) in enumerate(folds)
+               if "_silence_" not in set(manifest["label"].iloc[val])]
+    assert len(missing) == 1
+    assert caplog.messages == [f"cv fold {missing[0]} validates no clip of _silence_: fewer "
+                               "groups hold them than there are folds"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rnnaudio.data.folds"):
+        cv_folds(manifest, 2, seed=0)
+    assert not caplog.messages

@@ -7,6 +7,7 @@ speaker-disjoint folds. ``dataset.test_folds`` moves whole predefined folds to t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from rnnaudio.config import ConfigError
 
+log = logging.getLogger(__name__)
 
 def speaker_disjoint_folds(
     labels: Sequence[str] | np.ndarray,
@@ -143,7 +145,23 @@ def cv_folds(manifest: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray
                 f"{after}; use cv.folds={len(names)}"
             )
         fold = manifest["fold"].to_numpy()[pool]
-        return [(pool[fold != name], pool[fold == name]) for name in names]
-    rows = manifest.iloc[pool]
-    folds = speaker_disjoint_folds(rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)
-    return [(pool[train], pool[val]) for train, val in folds]
+        folds = [(pool[fold != name], pool[fold == name]) for name in names]
+    else:
+        rows = manifest.iloc[pool]
+        folds = [(pool[train], pool[val]) for train, val in speaker_disjoint_folds(
+            rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)]
+    _warn_missing_labels(manifest["label"].to_numpy(), pool, folds, fold_names(manifest, k))
+    return folds
+
+
+def _warn_missing_labels(labels: np.ndarray, pool: np.ndarray,
+                         folds: list[tuple[np.ndarray, np.ndarray]], names: list[str]) -> None:
+    """A fold that validates no clip of a class scores its accuracy and macro-F1 over fewer
+    classes than the others. A group goes to one fold whole, so a class held by fewer groups
+    than folds (``_silence_``: one group per noise file) leaves some folds without it."""
+    every = set(np.unique(labels[pool]))
+    for name, (_, val) in zip(names, folds, strict=True):
+        missing = sorted(every - set(np.unique(labels[val])))
+        if missing:
+            log.warning("cv fold %s validates no clip of %s: fewer groups hold them than "
+                        "there are folds", name, ", ".join(map(str, missing)))
