@@ -30,6 +30,14 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         (["frobnicate"], "command 'frobnicate' is not one of: train, sweep, run, report, data"),
         (["data", "shuffle"], "data action 'shuffle' is not one of: synth"),
         (["train", "sweep.n_trials=2"], "sweep.n_trials: no sweep is chosen here"),
+        # In run, sweep.* changes every row's sweep: not the experiment's own keys, not a
+        # table without sweeps.
+        (["run", "experiment=seed_cells", "sweep.study_name=mine"],
+         "experiment.sweep_overrides: 'sweep.study_name=mine' is not an override of a row's "
+         "sweep; valid are sweep.<field>=<value>"),
+        (["run", "experiment=hello_edge_kws", "sweep.n_trials=2"],
+         "experiment.sweep_overrides=['sweep.n_trials=2']: no row of experiment "
+         "'hello_edge_kws' has a sweep for them to change"),
         (["train", "augment.noise_snr_db=[0,20]", "augment.noise_dir=/no/noise"],
          "needs noise files and /no/noise is not a folder"),
         # Each job of a multirun, before the first one runs.

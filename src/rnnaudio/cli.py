@@ -40,6 +40,7 @@ examples:
   rnnaudio train --cfg job
   rnnaudio sweep sweep=hidden_size sweep.n_trials=30 sweep.workers=2
   rnnaudio run experiment=seed_cells
+  rnnaudio run experiment=seed_cells sweep.n_trials=2 trainer.max_epochs=2   (a smoke run)
   rnnaudio report experiment=seed_cells
   rnnaudio report report.group_by=[model.cell,model.hidden_size]"""
 
@@ -166,6 +167,17 @@ def _select(group: str, overrides: list[str], default: str | None) -> list[str]:
     return [f"+{group}={name}", *rest]
 
 
+def _row_sweeps(overrides: list[str]) -> list[str]:
+    """``sweep.<field>=<value>`` in ``run`` changes every row's sweep: there is no sweep of the
+    run itself. They travel as one ``experiment.sweep_overrides`` list, each quoted, since a
+    Hydra list element cannot hold a bare ``=``."""
+    swept = [o for o in overrides if o.startswith("sweep.")]
+    if not swept:
+        return overrides
+    quoted = ",".join("'" + o.replace("\\", "\\\\").replace("'", "\\'") + "'" for o in swept)
+    return [*(o for o in overrides if o not in swept), f"experiment.sweep_overrides=[{quoted}]"]
+
+
 def _report_overrides(overrides: list[str]) -> list[str]:
     experiment = [o for o in overrides if o.startswith("experiment=")]
     selected = _select("experiment", overrides, None) if experiment else overrides
@@ -181,7 +193,7 @@ def _split_command(args: list[str]) -> tuple[str, list[str]]:
     if args[0] == "sweep":
         return "sweep", _select("sweep", args[1:], DEFAULT_SWEEP)
     if args[0] == "run":
-        return "run", _select("experiment", args[1:], None)
+        return "run", _row_sweeps(_select("experiment", args[1:], None))
     if args[0] == "report":
         return "report", _report_overrides(args[1:])
     if args[0] not in JOBS:

@@ -8,6 +8,7 @@ from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError
 from rnnaudio.experiment.rows import (
     check_rows,
+    reproduces_file,
     row_overrides,
     row_settings,
     sweep_overrides,
@@ -75,3 +76,31 @@ def test_an_edit_to_a_rows_sweep_spec_is_a_change_of_its_settings(tmp_path, monk
     assert row_settings(["model=gru", "tracking.run_name=x"], "units") == before
     spec.write_text(spec.read_text().replace("n_trials: 4", "n_trials: 8"))
     assert row_settings(["model=gru"], "units") != before
+
+
+def test_sweep_overrides_change_every_rows_sweep_and_its_settings():
+    from rnnaudio.cli import _row_sweeps
+
+    overrides = _row_sweeps(["+experiment=seed_cells", "sweep.n_trials=2", "cv.folds=2",
+                             "sweep.sampler=random"])
+    assert overrides[-1] == "experiment.sweep_overrides=['sweep.n_trials=2','sweep.sampler=random']"
+    experiment = compose_config(overrides).experiment
+    base = row_overrides(experiment, experiment.rows[0], user_overrides(overrides))
+    assert base[-1] == "cv.folds=2"
+    spec = compose_config(sweep_overrides(experiment, experiment.rows[0], base)).sweep
+    assert (spec.n_trials, spec.sampler, spec.pruner) == (2, "random", "median")
+    settings = row_settings(base, "hidden_units", experiment.sweep_overrides)
+    assert spec.study_name == f"seed_cells-rnn-{settings}"
+    assert settings != row_settings(base, "hidden_units")
+
+
+@pytest.mark.parametrize(("overrides", "reproduces"), [
+    (["+experiment=x", "experiment.seeds=[0]", "dataset.root=/d", "tracking.uri=sqlite:///m.db",
+      "trainer.accelerator=gpu", "features.cache_dir=/c"], True),
+    (["+experiment=x", "dataset=synth_commands"], False),
+    (["+experiment=x", "trainer.max_epochs=2"], False),
+    (["+experiment=x", "experiment.sweep_overrides=['sweep.n_trials=2']"], False),
+    (["+experiment=x", "experiment.overrides=[cv.folds=2]"], False),
+])
+def test_only_overrides_that_cannot_change_a_result_reproduce_the_file(overrides, reproduces):
+    assert reproduces_file(overrides) is reproduces

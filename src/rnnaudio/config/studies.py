@@ -144,6 +144,7 @@ class ExperimentConfig:
     METRICS: ClassVar[tuple[str, ...]] = (
         "test_acc", "test_loss", "test_f1", "test_nll", "cv_val_acc_mean", "cv_val_loss_mean",
     )
+    OWN_SWEEP_KEYS: ClassVar[tuple[str, ...]] = ("sweep.study_name", "sweep.refit")
 
     name: str = MISSING
     description: str = ""
@@ -151,6 +152,9 @@ class ExperimentConfig:
     comparable: bool = True  # False: a smoke run, not the paper's corpus or budget
     metric: str = "test_acc"
     overrides: list[str] = field(default_factory=list)
+    # Overrides of every row's sweep spec, after the spec's own: [sweep.n_trials=2] runs a
+    # smoke test of the table (given on the command line, its report is not comparable).
+    sweep_overrides: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     rows: list[ExperimentRow] = field(default_factory=list)
 
@@ -163,6 +167,21 @@ class ExperimentConfig:
         names = [row.name for row in self.rows]
         if len(set(names)) != len(names):
             raise ConfigError(f"experiment.rows repeat a name: {names}")
+        self._check_sweep_overrides()
+
+    def _check_sweep_overrides(self) -> None:
+        for override in self.sweep_overrides:
+            key = override.lstrip("+~").split("=", 1)[0]
+            if not key.startswith("sweep.") or key in self.OWN_SWEEP_KEYS:
+                raise ConfigError(
+                    f"experiment.sweep_overrides: {override!r} is not an override of a row's "
+                    "sweep; valid are sweep.<field>=<value>, e.g. sweep.n_trials=2, but not "
+                    "sweep.study_name or sweep.refit: the experiment names each row's study "
+                    "and refits every seed itself")
+        if self.sweep_overrides and not any(row.sweep for row in self.rows):
+            raise ConfigError(
+                f"experiment.sweep_overrides={list(self.sweep_overrides)}: no row of experiment "
+                f"{self.name!r} has a sweep for them to change; leave them out")
 
 
 @dataclass

@@ -27,6 +27,16 @@ def row_overrides(experiment: ExperimentConfig, row: ExperimentRow,
     return merge_overrides(experiment.overrides, row.overrides, user)
 
 
+def reproduces_file(overrides: Sequence[str]) -> bool:
+    """Whether the command line runs the experiment file as written: an override that can
+    change a result (another corpus, fewer epochs, smaller sweeps) makes the table a variant,
+    which its report marks not comparable. Which seeds run, and where, do not count."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    return all(key in ("experiment", "experiment.seeds")
+               or (key.startswith(NOT_SETTINGS) and not key.startswith("experiment."))
+               for key in keys)
+
+
 # Raised when the harness changes what a row's numbers mean, so earlier runs are run again
 # rather than reported beside new ones. 2: one test split per corpus, not per run seed, and
 # _silence_ cut from each split's own part of the noise (Speech Commands), each chorale once
@@ -40,14 +50,16 @@ SWEEP_SETTINGS = ("n_trials", "timeout", "sampler", "seed", "pruner", "pruner_wa
                   "pruner_startup_trials", "overrides", "space")
 
 
-def row_settings(overrides: Sequence[str], sweep: str | None) -> str:
+def row_settings(overrides: Sequence[str], sweep: str | None,
+                 sweep_changes: Sequence[str] = ()) -> str:
     """A fingerprint of what decides a row's result: its overrides as the experiment file and
-    the command line give them, the sweep spec that picks the rest (its contents, so an edit
-    to the spec file counts), and the harness's protocol."""
+    the command line give them, the sweep spec that picks the rest (its contents with the
+    experiment's ``sweep_changes``, so an edit to the spec file counts), and the harness's
+    protocol."""
     kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
     spec = None
     if sweep is not None:
-        swept = dataclasses.asdict(compose_config([f"+sweep={sweep}"]).sweep)
+        swept = dataclasses.asdict(compose_config([f"+sweep={sweep}", *sweep_changes]).sweep)
         spec = {key: swept[key] for key in SWEEP_SETTINGS}
     blob = json.dumps([kept, sweep, spec, PROTOCOL], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -64,9 +76,10 @@ def sweep_overrides(experiment: ExperimentConfig, row: ExperimentRow, base: Sequ
     """The row's sweep, as its own study; the experiment refits and tests each seed itself.
     ``settings``: the row's fingerprint, where the caller has it already (it composes the
     sweep spec)."""
-    settings = settings or row_settings(base, row.sweep)
+    settings = settings or row_settings(base, row.sweep, experiment.sweep_overrides)
     study = sweep_study(experiment.name, row.name, settings)
-    return [f"+sweep={row.sweep}", f"sweep.study_name={study}", "sweep.refit=false", *base]
+    return [f"+sweep={row.sweep}", *experiment.sweep_overrides, f"sweep.study_name={study}",
+            "sweep.refit=false", *base]
 
 
 def check_rows(overrides: Sequence[str]) -> None:

@@ -19,6 +19,7 @@ from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
 from rnnaudio.experiment.rows import (
     check_rows,
+    reproduces_file,
     row_overrides,
     row_settings,
     sweep_overrides,
@@ -36,11 +37,6 @@ EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnna
 COMPARABLE_TAG = "rnnaudio.comparable"
 SETTINGS_TAG = "rnnaudio.row_settings"
 SWEEP_STUDY_TAG = "rnnaudio.sweep_study"  # the study whose best trial chose the row's rest
-
-
-def _corpus_changed(user_overrides: Sequence[str]) -> bool:
-    """A user who swaps the corpus (a smoke run on the embedded one) is not reproducing."""
-    return any(o.split("=", 1)[0] in ("dataset", "dataset.name") for o in user_overrides)
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     runs: list[RowRun] = []
     for row in experiment.rows:
         base = row_overrides(experiment, row, user)
-        settings = row_settings(base, row.sweep)
+        settings = row_settings(base, row.sweep, experiment.sweep_overrides)
         pending = []
         for seed in experiment.seeds:
             done = finished_run(tracker, row_tags(experiment.name, row.name, seed),
@@ -96,7 +92,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
             row_cfg = compose_config(merge_overrides(base, choices, [f"seed={seed}"]))
             row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
             tags = {**row_tags(experiment.name, row.name, seed), SETTINGS_TAG: settings,
-                    COMPARABLE_TAG: str(experiment.comparable and not _corpus_changed(user))}
+                    COMPARABLE_TAG: str(experiment.comparable and reproduces_file(overrides))}
             if row.sweep is not None:
                 tags[SWEEP_STUDY_TAG] = sweep_study(experiment.name, row.name, settings)
             run_id = _run_row(row_cfg, tags, tracker, output_dir / row.name / f"seed{seed}")
