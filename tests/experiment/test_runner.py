@@ -90,6 +90,7 @@ def test_the_report_equals_a_direct_aggregation_of_the_runs(workspace):
         assert row.mean == pytest.approx(direct.loc[row.row, "mean"], abs=1e-12)
         assert row.std == pytest.approx(direct.loc[row.row, "std"], abs=1e-12)
         assert row.n == 2
+    assert list(table["hidden"]) == [8, 8]
     rnn = table.set_index("row").loc["rnn-8"]
     assert rnn.published == 0.5 and rnn.difference == pytest.approx(rnn["mean"] - 0.5)
     assert "rnn-8" in report.stdout
@@ -106,7 +107,8 @@ def test_changed_settings_run_again_and_the_report_reads_the_latest_runs(workspa
     run("report")
     import pandas as pd
 
-    table = pd.read_csv(work / "reports" / "tiny" / "table.csv").set_index("row")
+    # The latest runs are a variant of the file: a command-line override changed a result.
+    table = pd.read_csv(work / "reports" / "tiny-not-comparable" / "table.csv").set_index("row")
     runs = row_runs(work)
     latest = runs[runs["params.trainer.lr"] == "0.01"]
     assert len(runs) == 8 and len(latest) == 4
@@ -200,3 +202,27 @@ def test_a_row_run_again_under_other_settings_sweeps_in_a_study_of_its_own(
     newest = max(studies, key=lambda s: s.datetime_start).study_name
     assert list(latest) == [newest]
     assert (build_report(cfg).folder / "figures" / "cv_loss_by_hidden_size.png").is_file()
+
+
+def test_a_smoke_run_shrinks_every_rows_sweep_and_is_not_comparable(synth_corpus,
+                                                                     feature_cache, tmp_path):
+    import optuna
+
+    (tmp_path / "two.yaml").write_text(
+        "study_name: two\nn_trials: 2\nsampler: grid\n"
+        "space: {model.hidden_size: {choices: [8, 16]}}\n")
+    (tmp_path / "swept.yaml").write_text(
+        "name: swept\nseeds: [0]\noverrides: [cv.folds=2, trainer.max_epochs=1]\n"
+        "rows:\n  - {name: gru, overrides: [model=gru], sweep: two}\n")
+    env = {**os.environ, "RNNAUDIO_EXPERIMENTS": str(tmp_path), "RNNAUDIO_SWEEPS": str(tmp_path)}
+    result = subprocess.run(
+        [RNNAUDIO, "run", "experiment=swept", "sweep.n_trials=1", f"dataset.root={synth_corpus}",
+         f"features.cache_dir={feature_cache}", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}",
+         f"tracking.artifact_root={tmp_path / 'mlartifacts'}", "trainer.progress=false"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    studies = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert [s.n_trials for s in studies] == [1]
+    assert (tmp_path / "reports" / "swept-not-comparable" / "table.md").is_file()
+    assert not (tmp_path / "reports" / "swept").exists()

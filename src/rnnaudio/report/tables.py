@@ -47,16 +47,24 @@ def _all_runs(client: MlflowClient, experiment_id: str, query: str) -> list:
 
 
 def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
-    """Mean, std (over seeds or trials, ddof=1; none for a single run), count, params per
-    group."""
+    """Mean, std (over seeds or trials, ddof=1; none for a single run), count, and the
+    hidden units and parameters each group trained (its runs' distinct values)."""
     column = f"metrics.{metric}"
     frame = frame[frame[column].notna()] if column in frame else frame.iloc[0:0]
     if frame.empty:
-        return pd.DataFrame(columns=[*by, "n", "mean", "std", "n_params"])
+        return pd.DataFrame(columns=[*by, "n", "mean", "std", "hidden", "n_params"])
     grouped = frame.groupby(list(by), sort=False)
     out = grouped[column].agg(["count", "mean", "std"]).rename(columns={"count": "n"})
-    out["n_params"] = grouped["params.n_params"].first() if "params.n_params" in frame else None
+    for name, param in (("hidden", "model.hidden_size_resolved"), ("n_params", "n_params")):
+        source = f"params.{param}"
+        out[name] = grouped[source].agg(_distinct) if source in frame else None
     return out.reset_index()
+
+
+def _distinct(values: pd.Series) -> str | None:
+    """One value, or each distinct one ("64/128": a group whose runs trained other sizes)."""
+    seen = list(dict.fromkeys(values.dropna()))
+    return "/".join(map(str, seen)) if seen else None
 
 
 def latest_runs(frame: pd.DataFrame, keys: Sequence[str], metric: str) -> pd.DataFrame:
@@ -85,6 +93,7 @@ def experiment_table(frame: pd.DataFrame, experiment: ExperimentConfig) -> pd.Da
             "n": int(got["n"]) if got is not None else 0,
             "mean": mean,
             "std": float(got["std"]) if got is not None else np.nan,
+            "hidden": got["hidden"] if got is not None else None,
             "n_params": got["n_params"] if got is not None else None,
             "published": published,
             "difference": mean - published,

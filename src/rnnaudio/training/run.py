@@ -151,7 +151,9 @@ def train(
         stopped_early = len(results) < len(folds)
         summary = summarize(results)
         tracker.log_metrics(run_id, summary)
-        tracker.log_params(run_id, {"n_params": results[0].n_params})
+        # The units a run trained, where the config says "auto" or a sweep chose them.
+        tracker.log_params(run_id, {"n_params": results[0].n_params,
+                                    "model.hidden_size_resolved": results[0].hidden_size})
         tracker.set_tags(run_id, {"rnnaudio.folds_run": str(len(results))})
     return TrainResult(run_id, results, summary, tracker.ui_command(), stopped_early)
 
