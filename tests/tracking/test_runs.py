@@ -202,3 +202,19 @@ def test_a_sqlite_file_in_a_new_folder_is_made(tmp_path):
     uri = f"sqlite:///{tmp_path}/runs/2026/mlflow.db"
     RunTracker(TrackingConfig(uri=uri, artifact_root=str(tmp_path)))
     assert (tmp_path / "runs" / "2026" / "mlflow.db").is_file()
+
+
+def test_a_new_experiment_beside_others_is_said_with_their_names(tmp_path, caplog):
+    def tracking(name: str) -> TrackingConfig:
+        return TrackingConfig(uri=f"sqlite:///{tmp_path / 'm.db'}", experiment=name,
+                              artifact_root=str(tmp_path / "artifacts"))
+
+    with caplog.at_level("WARNING", logger="rnnaudio.tracking.runs"):
+        RunTracker(tracking("rnnaudio"))  # the first in a store: nothing to confuse it with
+        assert not caplog.messages
+        RunTracker(tracking("rnnaudio"))
+        assert not caplog.messages
+        RunTracker(tracking("rnaudio"))
+    assert caplog.messages == [f"tracking.experiment='rnaudio' is new in tracking.uri="
+                               f"'sqlite:///{tmp_path / 'm.db'}', so it is created beside: "
+                               "Default, rnnaudio"]

@@ -6,6 +6,7 @@ exception, KILLED on Ctrl-C. A run left RUNNING forever is a lie in the UI.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,8 @@ from rnnaudio.interrupt import interrupted
 from rnnaudio.tracking.database import check_database_answers, is_database_server
 from rnnaudio.tracking.server import check_answers, is_local_store, is_server, scheme
 
+log = logging.getLogger(__name__)
+
 # MLflow's batch endpoint takes at most this many params, or metrics, per call.
 PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
@@ -57,12 +60,15 @@ class RunTracker:
         existing = self.client.get_experiment_by_name(cfg.experiment)
         if existing is not None:
             return existing.experiment_id
+        names = [e.name for e in self.client.search_experiments()]
+        where = shown_setting("tracking.uri", cfg.uri)
         if not create:
-            names = [e.name for e in self.client.search_experiments()]
-            raise ConfigError(
-                f"tracking.experiment={cfg.experiment!r} is not in "
-                f"{shown_setting('tracking.uri', cfg.uri)}; its experiments are: "
-                f"{nearest(cfg.experiment, names)}")
+            raise ConfigError(f"tracking.experiment={cfg.experiment!r} is not in {where}; its "
+                              f"experiments are: {nearest(cfg.experiment, names)}")
+        if set(names) - {"Default"}:
+            # Said, not refused: a new name is how a user starts a study of their own.
+            log.warning("tracking.experiment=%r is new in %s, so it is created beside: %s",
+                        cfg.experiment, where, nearest(cfg.experiment, names))
         # With a local store, artifacts go beside it rather than into a server's default.
         location = Path(cfg.artifact_root).resolve().as_uri() if is_local_store(cfg.uri) else None
         return self.client.create_experiment(cfg.experiment, artifact_location=location)
