@@ -143,14 +143,11 @@ def check_groups_chosen(overrides: Sequence[str]) -> None:
     """A field of an optional part that no override chooses: OmegaConf would fail on it
     with a bare assertion about a ``None`` root."""
     keys = [override.lstrip("+~").split("=", 1)[0] for override in overrides]
-    for key, override in zip(keys, overrides, strict=True):
+    for key in keys:
         group = key.split(".", 1)[0]
         if "." in key and group in HOW_CHOSEN and group not in keys:
-            how = HOW_CHOSEN[group]
-            if group == "sweep" and "experiment" in keys:
-                how += f"; for an experiment's rows, \"experiment.sweep_overrides=['{override}']\""
             raise ConfigError(f"{key}: no {group} is chosen here, so it has no fields to set; "
-                              f"{group} settings come with {how}")
+                              f"{group} settings come with {HOW_CHOSEN[group]}")
 
 
 def check_specs_readable(overrides: Sequence[str]) -> None:

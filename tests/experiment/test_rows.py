@@ -8,7 +8,7 @@ from rnnaudio.compose import compose_config
 from rnnaudio.config import ConfigError
 from rnnaudio.experiment.rows import (
     check_rows,
-    reproduces_file,
+    file_settings,
     row_overrides,
     row_settings,
     sweep_overrides,
@@ -84,6 +84,11 @@ def test_sweep_overrides_change_every_rows_sweep_and_its_settings():
     overrides = _row_sweeps(["+experiment=seed_cells", "sweep.n_trials=2", "cv.folds=2",
                              "sweep.sampler=random"])
     assert overrides[-1] == "experiment.sweep_overrides=['sweep.n_trials=2','sweep.sampler=random']"
+    # Quotes, backslashes, commas and brackets reach the sweep as typed.
+    typed = ["sweep.storage=sqlite:///C:\\dir\\x.db", "sweep.sampler=it's",
+             "sweep.overrides=['trainer.max_epochs=2','cv.folds=2']", "sweep.timeout=a\\"]
+    assert compose_config(_row_sweeps(["+experiment=seed_cells", *typed])
+                          ).experiment.sweep_overrides == typed
     experiment = compose_config(overrides).experiment
     base = row_overrides(experiment, experiment.rows[0], user_overrides(overrides))
     assert base[-1] == "cv.folds=2"
@@ -94,13 +99,23 @@ def test_sweep_overrides_change_every_rows_sweep_and_its_settings():
     assert settings != row_settings(base, "hidden_units")
 
 
-@pytest.mark.parametrize(("overrides", "reproduces"), [
-    (["+experiment=x", "experiment.seeds=[0]", "dataset.root=/d", "tracking.uri=sqlite:///m.db",
-      "trainer.accelerator=gpu", "features.cache_dir=/c"], True),
-    (["+experiment=x", "dataset=synth_commands"], False),
-    (["+experiment=x", "trainer.max_epochs=2"], False),
-    (["+experiment=x", "experiment.sweep_overrides=['sweep.n_trials=2']"], False),
-    (["+experiment=x", "experiment.overrides=[cv.folds=2]"], False),
-])
-def test_only_overrides_that_cannot_change_a_result_reproduce_the_file(overrides, reproduces):
-    assert reproduces_file(overrides) is reproduces
+def test_settings_are_compared_as_composed_and_only_where_they_can_change_a_result():
+    plain = row_settings([], None)
+    for alike in (["trainer=gpu"], ["trainer.accelerator=gpu"], ["trainer.devices=1"],
+                  ["dataset=synth_commands"], ["tracking.uri=sqlite:///m.db", "dataset.root=/d"],
+                  ["trainer.steps_per_execution=1"]):
+        assert row_settings(alike, None) == plain, alike
+    for other in (["trainer.max_epochs=2"], ["dataset.clip_seconds=2.0"], ["model=gru"]):
+        assert row_settings(other, None) != plain, other
+    experiment = compose_config(["+experiment=seed_cells"]).experiment
+    written = file_settings(experiment)
+    row = experiment.rows[1]
+    assert written[row.name] == row_settings(row_overrides(experiment, row, []), row.sweep)
+    assert written[row.name] == row_settings(
+        row_overrides(experiment, row, ["trainer=cpu", "features.cache_dir=/c"]), row.sweep)
+
+
+def test_a_seed_on_the_command_line_points_at_the_experiments_seeds():
+    with pytest.raises(ConfigError, match=r"^seed=3: each row runs under the experiment's "
+                                          r"seeds; give experiment\.seeds=\[3\]$"):
+        check_rows(["+experiment=seed_cells", "seed=3"])

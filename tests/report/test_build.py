@@ -18,6 +18,7 @@ from rnnaudio.config import (
     ReportConfig,
     TrackingConfig,
 )
+from rnnaudio.experiment.rows import SETTINGS_TAG, row_settings
 from rnnaudio.report.build import _hidden_size_frame, build_report
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.tracking.params import flatten
@@ -72,7 +73,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> TrackingConfig:
                               artifact_root=str(work / "mlartifacts"))
     tracker = RunTracker(tracking)
     for seed, (cell, hidden, loss) in enumerate(CELLS):
-        tags = {"rnnaudio.experiment": "tiny", "rnnaudio.row": cell, "rnnaudio.seed": str(seed)}
+        tags = {"rnnaudio.experiment": "tiny", "rnnaudio.row": cell, "rnnaudio.seed": str(seed),
+                SETTINGS_TAG: row_settings([], None)}
         with tracker.run(f"{cell}-{hidden}", tags=tags) as run_id:
             cfg = Config(model=ModelConfig(cell=cell, hidden_size=hidden), seed=seed)
             tracker.log_params(run_id, flatten(dataclasses.asdict(cfg)))
@@ -215,25 +217,28 @@ def test_report_filter_narrows_the_runs_with_mlflows_syntax(store, tmp_path):
     assert snapshot(gru.folder) == before
 
 
-def test_a_report_is_not_comparable_only_while_a_shown_run_is_a_smoke_run(tmp_path):
-    """The flag follows the runs the table shows: a smoke run that a later run of its row and
-    seed replaced, or a run of a row the file no longer has, does not mark the report."""
+def test_a_report_is_not_comparable_only_while_a_shown_run_is_a_variant(tmp_path):
+    """The flag follows the runs the table shows: a run under other settings than the file's
+    (a smoke run) that a later run of its row and seed replaced, or a run of a row the file no
+    longer has, does not mark the report; one the table shows does."""
     tracking = TrackingConfig(uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
                               artifact_root=str(tmp_path / "mlartifacts"))
     tracker = RunTracker(tracking)
+    written, smoke = row_settings([], None), row_settings(["trainer.max_epochs=1"], None)
 
-    def row_run(row: str, comparable: bool) -> None:
+    def row_run(row: str, settings: str) -> None:
         tags = {"rnnaudio.experiment": "tiny", "rnnaudio.row": row, "rnnaudio.seed": "0",
-                "rnnaudio.comparable": str(comparable)}
+                SETTINGS_TAG: settings}
         with tracker.run(row, tags=tags) as run_id:
             tracker.log_metrics(run_id, {"test_acc": 0.5})
 
-    for row, comparable in [("rnn", False), ("gru", True), ("rnn", True), ("lstm", False)]:
-        row_run(row, comparable)
+    for row, settings in [("rnn", smoke), ("gru", written), ("rnn", written), ("lstm", smoke)]:
+        row_run(row, settings)
     out = tmp_path / "reports"
     assert build_report(experiment_config(tracking, out, "test_acc")).name == "tiny"
-    row_run("gru", False)
+    row_run("gru", smoke)
     report = build_report(experiment_config(tracking, out, "test_acc"))
     assert report.name == "tiny-not-comparable"
     assert (report.folder / "table.md").read_text().splitlines()[0].endswith(
-        "Not comparable: smoke run, not the paper's setup.")
+        "Not comparable: runs under other settings than the file's (a smoke run or another "
+        "variant), or a file that says so.")

@@ -7,6 +7,7 @@ Hydra creates anything, as it checks a sweep's space.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import ConfigError, ExperimentConfig, ExperimentRow
 from rnnaudio.sweep.space import check_trials
-from rnnaudio.tracking.params import NOT_SETTINGS
+from rnnaudio.tracking.params import NOT_SETTINGS, flatten
 
 
 def user_overrides(overrides: Sequence[str]) -> list[str]:
@@ -22,19 +23,18 @@ def user_overrides(overrides: Sequence[str]) -> list[str]:
     return [o for o in overrides if not o.lstrip("+~").startswith("experiment")]
 
 
+def as_written(overrides: Sequence[str]) -> ExperimentConfig:
+    """The experiment the overrides select, as its file gives it (no ``experiment.*`` from
+    the command line)."""
+    experiment = compose_config([o for o in overrides if o.lstrip("+").startswith(
+        "experiment=")]).experiment
+    assert experiment is not None
+    return experiment
+
+
 def row_overrides(experiment: ExperimentConfig, row: ExperimentRow,
                   user: Sequence[str]) -> list[str]:
     return merge_overrides(experiment.overrides, row.overrides, user)
-
-
-def reproduces_file(overrides: Sequence[str]) -> bool:
-    """Whether the command line runs the experiment file as written: an override that can
-    change a result (another corpus, fewer epochs, smaller sweeps) makes the table a variant,
-    which its report marks not comparable. Which seeds run, and where, do not count."""
-    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
-    return all(key in ("experiment", "experiment.seeds")
-               or (key.startswith(NOT_SETTINGS) and not key.startswith("experiment."))
-               for key in keys)
 
 
 # Raised when the harness changes what a row's numbers mean, so earlier runs are run again
@@ -44,6 +44,9 @@ def reproduces_file(overrides: Sequence[str]) -> bool:
 PROTOCOL = 2
 
 
+SETTINGS_TAG = "rnnaudio.row_settings"  # a row run's fingerprint, from row_settings
+COMPARABLE_TAG = "rnnaudio.comparable"  # "False": a run under other settings than its file's
+
 # Sweep fields that decide which hidden units a row's sweep picks; the rest say where the
 # study lives and how its processes run.
 SWEEP_SETTINGS = ("n_trials", "timeout", "sampler", "seed", "pruner", "pruner_warmup_folds",
@@ -52,17 +55,38 @@ SWEEP_SETTINGS = ("n_trials", "timeout", "sampler", "seed", "pruner", "pruner_wa
 
 def row_settings(overrides: Sequence[str], sweep: str | None,
                  sweep_changes: Sequence[str] = ()) -> str:
-    """A fingerprint of what decides a row's result: its overrides as the experiment file and
-    the command line give them, the sweep spec that picks the rest (its contents with the
+    """A fingerprint of what decides a row's result: the settings its composed config holds
+    other than the defaults (so ``trainer=gpu`` and ``trainer.accelerator=gpu``, which never
+    changes a result, are alike), the sweep spec that picks the rest (its contents with the
     experiment's ``sweep_changes``, so an edit to the spec file counts), and the harness's
     protocol."""
-    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith(NOT_SETTINGS))
+    defaults = _default_settings()
+    chosen = {key: value for key, value in _settings(tuple(overrides)).items()
+              if defaults.get(key) != value}
     spec = None
     if sweep is not None:
         swept = dataclasses.asdict(compose_config([f"+sweep={sweep}", *sweep_changes]).sweep)
         spec = {key: swept[key] for key in SWEEP_SETTINGS}
-    blob = json.dumps([kept, sweep, spec, PROTOCOL], sort_keys=True, default=str)
+    blob = json.dumps([chosen, sweep, spec, PROTOCOL], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
+    flat = flatten(dataclasses.asdict(compose_config(list(overrides))))
+    return {key: value for key, value in flat.items() if not key.startswith(NOT_SETTINGS)}
+
+
+@functools.cache
+def _default_settings() -> dict[str, str]:
+    return _settings(())
+
+
+def file_settings(experiment: ExperimentConfig) -> dict[str, str]:
+    """Each row's fingerprint as the experiment file gives it, with nothing from the command
+    line (``sweep_overrides`` is the command line's): a run under other settings is a
+    variant, which a report marks not comparable."""
+    return {row.name: row_settings(row_overrides(experiment, row, []), row.sweep)
+            for row in experiment.rows}
 
 
 def sweep_study(experiment: str, row: str, settings: str) -> str:
@@ -89,6 +113,10 @@ def check_rows(overrides: Sequence[str]) -> None:
     experiment = compose_config(overrides).experiment
     assert experiment is not None
     user = user_overrides(overrides)
+    seeds = [o for o in user if o.lstrip("+~").split("=", 1)[0] == "seed"]
+    if seeds:
+        raise ConfigError(f"{seeds[0]}: each row runs under the experiment's seeds; give "
+                          f"experiment.seeds=[{seeds[0].split('=', 1)[-1]}]")
     for row in experiment.rows:
         try:
             _check_row(experiment, row, row_overrides(experiment, row, user))

@@ -18,8 +18,11 @@ from pathlib import Path
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
 from rnnaudio.experiment.rows import (
+    COMPARABLE_TAG,
+    SETTINGS_TAG,
+    as_written,
     check_rows,
-    reproduces_file,
+    file_settings,
     row_overrides,
     row_settings,
     sweep_overrides,
@@ -34,8 +37,6 @@ from rnnaudio.training.run import train
 log = logging.getLogger(__name__)
 
 EXPERIMENT_TAG, ROW_TAG, SEED_TAG = "rnnaudio.experiment", "rnnaudio.row", "rnnaudio.seed"
-COMPARABLE_TAG = "rnnaudio.comparable"
-SETTINGS_TAG = "rnnaudio.row_settings"
 SWEEP_STUDY_TAG = "rnnaudio.sweep_study"  # the study whose best trial chose the row's rest
 
 
@@ -71,6 +72,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     experiment = cfg.experiment
     assert experiment is not None
     user = user_overrides(overrides)
+    written = file_settings(as_written(overrides))
     tracker = RunTracker(cfg.tracking)
     runs: list[RowRun] = []
     for row in experiment.rows:
@@ -92,7 +94,8 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
             row_cfg = compose_config(merge_overrides(base, choices, [f"seed={seed}"]))
             row_cfg.tracking.run_name = f"{experiment.name}-{row.name}-seed{seed}"
             tags = {**row_tags(experiment.name, row.name, seed), SETTINGS_TAG: settings,
-                    COMPARABLE_TAG: str(experiment.comparable and reproduces_file(overrides))}
+                    COMPARABLE_TAG: str(experiment.comparable
+                                        and written.get(row.name) == settings)}
             if row.sweep is not None:
                 tags[SWEEP_STUDY_TAG] = sweep_study(experiment.name, row.name, settings)
             run_id = _run_row(row_cfg, tags, tracker, output_dir / row.name / f"seed{seed}")

@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
 from rnnaudio.config.checks import first_line, nearest, shown_setting
+from rnnaudio.experiment.rows import COMPARABLE_TAG, SETTINGS_TAG, file_settings
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import (
     ROW_SEED,
@@ -71,7 +72,8 @@ def build_report(cfg: Config) -> Report:
 def _caption(experiment: ExperimentConfig) -> str:
     paper = experiment.paper
     source = f"{paper.authors} ({paper.year}), {paper.table}" if paper else "our own study"
-    note = "" if experiment.comparable else " Not comparable: smoke run, not the paper's setup."
+    note = ("" if experiment.comparable else " Not comparable: runs under other settings than "
+            "the file's (a smoke run or another variant), or a file that says so.")
     return f"{experiment.name}: {experiment.metric} per row, mean ± std over seeds; {source}.{note}"
 
 
@@ -168,13 +170,19 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
 
 
 def _comparable(frame: pd.DataFrame, experiment: ExperimentConfig) -> bool:
-    """Whether the runs the table shows reproduce the paper's setup: a smoke run that a later
-    run of its row and seed replaced, or a run of a row no longer in the file, does not count."""
+    """Whether every run the table shows ran under its row's settings as the experiment file
+    gives them (a run under command-line changes, or under an older file or harness, is a
+    variant). A run that a later run of its row and seed replaced does not count."""
+    if not experiment.comparable:
+        return False
     latest = latest_runs(frame, ROW_SEED, experiment.metric)
-    if not experiment.comparable or "tags.rnnaudio.comparable" not in latest:
-        return experiment.comparable
-    shown = latest[latest["tags.rnnaudio.row"].isin([row.name for row in experiment.rows])]
-    return not (shown["tags.rnnaudio.comparable"] == "False").any()
+    written = file_settings(experiment)
+    shown = latest[latest["tags.rnnaudio.row"].isin(written)]
+    none = pd.Series(None, index=shown.index, dtype=object)
+    ran = shown.get(f"tags.{SETTINGS_TAG}", none)
+    # The runner's own verdict also sees command-line edits of experiment.* itself.
+    said = shown.get(f"tags.{COMPARABLE_TAG}", none)
+    return bool(((ran == shown["tags.rnnaudio.row"].map(written)) & (said != "False")).all())
 
 
 def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
