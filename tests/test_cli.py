@@ -33,11 +33,16 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         # In run, sweep.* changes every row's sweep: not the experiment's own keys, not a
         # table without sweeps.
         (["run", "experiment=seed_cells", "sweep.study_name=mine"],
-         "experiment.sweep_overrides: 'sweep.study_name=mine' is not an override of a row's "
-         "sweep; valid are sweep.<field>=<value>"),
+         "sweep.study_name=mine: not a change to the rows' sweeps; valid is "
+         "sweep.<field>=<value>"),
+        (["run", "experiment=seed_cells", "~sweep.timeout"],
+         "~sweep.timeout: not a change to the rows' sweeps"),
         (["run", "experiment=hello_edge_kws", "sweep.n_trials=2"],
-         "experiment.sweep_overrides=['sweep.n_trials=2']: no row of experiment "
-         "'hello_edge_kws' has a sweep for them to change"),
+         "sweep.n_trials=2: no row of experiment 'hello_edge_kws' has a sweep for it to change"),
+        (["run", "-m", "experiment=seed_cells", "sweep.n_trials=2,4"],
+         "sweep.n_trials=2,4: each row's sweep takes one value; run `rnnaudio run` once per"),
+        (["run", "experiment=seed_cells", "seed=3"],
+         "seed=3: each row runs under the experiment's seeds; give experiment.seeds=[3]"),
         (["train", "augment.noise_snr_db=[0,20]", "augment.noise_dir=/no/noise"],
          "needs noise files and /no/noise is not a folder"),
         # Each job of a multirun, before the first one runs.

@@ -37,6 +37,8 @@ def test_each_cell_is_a_config_group_choice(cell):
         (["features.kind=wavelet"], "features.kind='wavelet' is not one of: mfcc, logmel"),
         (["dataset=speech_commands"], "dataset.root is required"),
         (["model.hiden_size=3"], "model.hiden_size is not a config field"),
+        (["dataset=jsb", "dataset.jsb.split_seed=1"],
+         "dataset.jsb.split_seed is now dataset.split_seed"),
     ],
 )
 def test_bad_values_name_field_value_and_choices(overrides, message):
@@ -106,7 +108,8 @@ def test_a_spec_file_with_a_wrong_shape_names_the_file_and_what_is_wrong(spec_fo
 
 
 @pytest.mark.parametrize(("override", "how"), [
-    ("sweep.n_trials=2", "`rnnaudio sweep sweep=<name>`, or +sweep=<name> in `rnnaudio train`"),
+    ("sweep.n_trials=2", "`rnnaudio sweep sweep=<name>`, +sweep=<name> in `rnnaudio train`, "
+                         "or as the rows' sweeps in `rnnaudio run experiment=<name>`"),
     ("experiment.seeds=[0]", "`rnnaudio run experiment=<name>`; its rows' settings go in"),
     ("report.metric=test_acc", "`rnnaudio report`"),
 ])

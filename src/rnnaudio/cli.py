@@ -8,6 +8,7 @@ validated once, so a bad value stops with one line and exit code 2 before any wo
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig
 
 from rnnaudio.compose import CONF_DIR, compose_config, describe_error, register_all
@@ -171,11 +172,26 @@ def _row_sweeps(overrides: list[str]) -> list[str]:
     """``sweep.<field>=<value>`` in ``run`` changes every row's sweep: there is no sweep of the
     run itself. They travel as one ``experiment.sweep_overrides`` list, each quoted, since a
     Hydra list element cannot hold a bare ``=``."""
-    swept = [o for o in overrides if o.startswith("sweep.")]
+    swept = [o for o in overrides if o.lstrip("+~").startswith("sweep.")]
     if not swept:
         return overrides
-    quoted = ",".join("'" + o.replace("\\", "\\\\").replace("'", "\\'") + "'" for o in swept)
+    try:
+        parsed = OverridesParser.create().parse_overrides(swept)
+    except OverrideParseException:
+        parsed = []  # the row's sweep, composed, names what does not parse
+    for override in parsed:
+        if override.is_sweep_override():
+            fail(f"{override.input_line}: each row's sweep takes one value; run `rnnaudio run` "
+                 "once per value")
+    quoted = ",".join(f"'{_hydra_quoted(o)}'" for o in swept)
     return [*(o for o in overrides if o not in swept), f"experiment.sweep_overrides=[{quoted}]"]
+
+
+def _hydra_quoted(text: str) -> str:
+    """``text`` inside Hydra's single quotes: a backslash escapes only a quote or the closing
+    quote, so only backslashes before those are doubled."""
+    text = re.sub(r"(\\*)'", lambda m: m[1] * 2 + "\\'", text)
+    return re.sub(r"(\\+)$", lambda m: m[1] * 2, text)
 
 
 def _report_overrides(overrides: list[str]) -> list[str]:

@@ -133,7 +133,8 @@ def compose_config(overrides: Sequence[str] = ()) -> Config:
 
 # The optional parts of a config (None unless a spec is chosen) and how a user chooses one.
 HOW_CHOSEN = {
-    "sweep": "`rnnaudio sweep sweep=<name>`, or +sweep=<name> in `rnnaudio train`",
+    "sweep": "`rnnaudio sweep sweep=<name>`, +sweep=<name> in `rnnaudio train`, or as the "
+             "rows' sweeps in `rnnaudio run experiment=<name>`",
     "experiment": "`rnnaudio run experiment=<name>`; its rows' settings go in its spec",
     "report": "`rnnaudio report`",
 }
@@ -172,6 +173,8 @@ def describe_error(error: BaseException) -> str:
         return _describe_in_file(in_file)
     cause = error.__cause__ if error.__cause__ is not None else error
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
+        if cause.full_key in RENAMED:
+            return f"{cause.full_key} is now {RENAMED[cause.full_key]}"
         return f"{cause.full_key} is not a config field; see `rnnaudio train --cfg job`"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"{cause.full_key}: {first_line(cause.msg or cause)}"
@@ -180,6 +183,9 @@ def describe_error(error: BaseException) -> str:
 
 # Hydra reports an error inside one config file as text, with no exception to inspect:
 # "In 'sweep/x': ConfigKeyError raised while composing config:\n<reason>\n    full_key: k".
+# Fields that moved: an old command line gets the new name, not a bare "not a field".
+RENAMED = {"dataset.jsb.split_seed": "dataset.split_seed (it draws every corpus's split)"}
+
 _IN_FILE = re.compile(r"In '(?P<source>[^']+)': (?P<kind>\w+) raised while composing config:"
                       r"\s*(?P<reason>[^\n]*)(?:.*?full_key: (?P<key>\S+))?", re.DOTALL)
 

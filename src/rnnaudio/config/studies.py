@@ -152,8 +152,9 @@ class ExperimentConfig:
     comparable: bool = True  # False: a smoke run, not the paper's corpus or budget
     metric: str = "test_acc"
     overrides: list[str] = field(default_factory=list)
-    # Overrides of every row's sweep spec, after the spec's own: [sweep.n_trials=2] runs a
-    # smoke test of the table (given on the command line, its report is not comparable).
+    # Changes to every row's sweep spec, after the spec's own: `rnnaudio run` puts its
+    # command line's sweep.* here (sweep.n_trials=2 for a smoke run; its report is then not
+    # comparable). A file names another sweep spec instead.
     sweep_overrides: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     rows: list[ExperimentRow] = field(default_factory=list)
@@ -170,18 +171,18 @@ class ExperimentConfig:
         self._check_sweep_overrides()
 
     def _check_sweep_overrides(self) -> None:
+        """``sweep.<field>=<value>`` each, typed on ``rnnaudio run``'s command line."""
         for override in self.sweep_overrides:
-            key = override.lstrip("+~").split("=", 1)[0]
-            if not key.startswith("sweep.") or key in self.OWN_SWEEP_KEYS:
+            key = override.split("=", 1)[0]
+            if not key.startswith("sweep.") or "=" not in override or key in self.OWN_SWEEP_KEYS:
                 raise ConfigError(
-                    f"experiment.sweep_overrides: {override!r} is not an override of a row's "
-                    "sweep; valid are sweep.<field>=<value>, e.g. sweep.n_trials=2, but not "
-                    "sweep.study_name or sweep.refit: the experiment names each row's study "
-                    "and refits every seed itself")
+                    f"{override}: not a change to the rows' sweeps; valid is "
+                    "sweep.<field>=<value>, e.g. sweep.n_trials=2, but not sweep.study_name or "
+                    "sweep.refit: the experiment names each row's study and refits each seed")
         if self.sweep_overrides and not any(row.sweep for row in self.rows):
             raise ConfigError(
-                f"experiment.sweep_overrides={list(self.sweep_overrides)}: no row of experiment "
-                f"{self.name!r} has a sweep for them to change; leave them out")
+                f"{' '.join(self.sweep_overrides)}: no row of experiment {self.name!r} has a "
+                "sweep for it to change; leave it out")
 
 
 @dataclass
