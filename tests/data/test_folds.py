@@ -227,3 +227,14 @@ def test_a_fold_that_validates_no_clip_of_a_class_is_named(caplog):
     with caplog.at_level("WARNING", logger="rnnaudio.data.folds"):
         cv_folds(manifest, 2, seed=0)
     assert not caplog.messages
+
+
+def test_a_predefined_fold_without_a_class_is_named_with_its_own_reason(caplog):
+    from rnnaudio.data.folds import cv_folds
+
+    manifest = predefined(folds=3, per_fold=6)
+    manifest.loc[manifest["fold"] == 2, "label"] = "a"
+    with caplog.at_level("WARNING", logger="rnnaudio.data.folds"):
+        cv_folds(manifest, 3, seed=0)
+    assert caplog.messages == ["cv fold 2 validates no clip of b, c: the corpus's folds put "
+                               "none there"]

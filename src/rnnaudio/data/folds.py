@@ -150,12 +150,15 @@ def cv_folds(manifest: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray
         rows = manifest.iloc[pool]
         folds = [(pool[train], pool[val]) for train, val in speaker_disjoint_folds(
             rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)]
-    _warn_missing_labels(manifest["label"].to_numpy(), pool, folds, fold_names(manifest, k))
+    why = ("the corpus's folds put none there" if names is not None else
+           "fewer groups hold them than there are folds")
+    _warn_missing_labels(manifest["label"].to_numpy(), pool, folds, fold_names(manifest, k), why)
     return folds
 
 
 def _warn_missing_labels(labels: np.ndarray, pool: np.ndarray,
-                         folds: list[tuple[np.ndarray, np.ndarray]], names: list[str]) -> None:
+                         folds: list[tuple[np.ndarray, np.ndarray]], names: list[str],
+                         why: str) -> None:
     """A fold that validates no clip of a class scores its accuracy and macro-F1 over fewer
     classes than the others. A group goes to one fold whole, so a class held by fewer groups
     than folds (``_silence_``: one group per noise file) leaves some folds without it."""
@@ -163,5 +166,5 @@ def _warn_missing_labels(labels: np.ndarray, pool: np.ndarray,
     for name, (_, val) in zip(names, folds, strict=True):
         missing = sorted(every - set(np.unique(labels[val])))
         if missing:
-            log.warning("cv fold %s validates no clip of %s: fewer groups hold them than "
-                        "there are folds", name, ", ".join(map(str, missing)))
+            log.warning("cv fold %s validates no clip of %s: %s", name,
+                        ", ".join(map(str, missing)), why)

@@ -53,12 +53,22 @@ def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     frame = frame[frame[column].notna()] if column in frame else frame.iloc[0:0]
     if frame.empty:
         return pd.DataFrame(columns=[*by, "n", "mean", "std", "hidden", "n_params"])
+    frame = frame.assign(hidden=_hidden_units(frame))
     grouped = frame.groupby(list(by), sort=False)
     out = grouped[column].agg(["count", "mean", "std"]).rename(columns={"count": "n"})
-    for name, param in (("hidden", "model.hidden_size_resolved"), ("n_params", "n_params")):
-        source = f"params.{param}"
-        out[name] = grouped[source].agg(_distinct) if source in frame else None
+    out["hidden"] = grouped["hidden"].agg(_distinct)
+    counted = "params.n_params" in frame
+    out["n_params"] = grouped["params.n_params"].agg(_distinct) if counted else None
     return out.reset_index()
+
+
+def _hidden_units(frame: pd.DataFrame) -> pd.Series:
+    """The units each run trained: logged where ``auto`` resolved them (runs from before that
+    was logged on the parent have only the configured number, which a sweep's choice is)."""
+    none = pd.Series(None, index=frame.index, dtype=object)
+    resolved = frame.get("params.model.hidden_size_resolved", none)
+    configured = frame.get("params.model.hidden_size", none)
+    return resolved.fillna(configured.where(configured != "auto"))
 
 
 def _distinct(values: pd.Series) -> str | None:
