@@ -196,6 +196,8 @@ def test_a_grouped_report_leaves_pruned_trials_out_and_shows_no_spread_for_one_r
     report = build_report(report_config(store, tmp_path))
     gru8 = report.table.set_index(["model.cell", "model.hidden_size"]).loc[("gru", "8")]
     assert (gru8["n"], gru8["mean"]) == (1, 0.9) and pd.isna(gru8["std"])
+    # No resolved units logged (runs from before they were): the configured ones.
+    assert gru8["hidden"] == "8"
     assert "| gru | 8 | 1 | 0.9000 |" in report.markdown
 
 
