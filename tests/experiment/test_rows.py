@@ -101,21 +101,44 @@ def test_sweep_overrides_change_every_rows_sweep_and_its_settings():
 
 def test_settings_are_compared_as_composed_and_only_where_they_can_change_a_result():
     plain = row_settings([], None)
-    for alike in (["trainer=gpu"], ["trainer.accelerator=gpu"], ["trainer.devices=1"],
+    for alike in (["trainer=gpu"], ["trainer.accelerator=gpu"], ["trainer.max_epochs=20"],
                   ["dataset=synth_commands"], ["tracking.uri=sqlite:///m.db", "dataset.root=/d"],
-                  ["trainer.steps_per_execution=1"]):
+                  ["trainer.steps_per_execution=4"]):
         assert row_settings(alike, None) == plain, alike
     for other in (["trainer.max_epochs=2"], ["dataset.clip_seconds=2.0"], ["model=gru"]):
         assert row_settings(other, None) != plain, other
     experiment = compose_config(["+experiment=seed_cells"]).experiment
-    written = file_settings(experiment)
     row = experiment.rows[1]
-    assert written[row.name] == row_settings(row_overrides(experiment, row, []), row.sweep)
-    assert written[row.name] == row_settings(
+    assert file_settings(experiment)[row.name] == row_settings(
         row_overrides(experiment, row, ["trainer=cpu", "features.cache_dir=/c"]), row.sweep)
 
 
-def test_a_seed_on_the_command_line_points_at_the_experiments_seeds():
-    with pytest.raises(ConfigError, match=r"^seed=3: each row runs under the experiment's "
-                                          r"seeds; give experiment\.seeds=\[3\]$"):
-        check_rows(["+experiment=seed_cells", "seed=3"])
+def test_a_table_on_a_corpus_that_needs_a_root_has_file_settings_without_one():
+    experiment = compose_config(["+experiment=hello_edge_kws"]).experiment
+    written = file_settings(experiment)
+    assert list(written) == [row.name for row in experiment.rows]
+    row = experiment.rows[0]
+    assert written[row.name] == row_settings(
+        row_overrides(experiment, row, ["dataset.root=/data/sc"]), row.sweep)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("seed=3", r"^seed=3: each row runs under the experiment's seeds; give them as "
+               r"experiment\.seeds=\[\.\.\.\]$"),
+    ("experiment.metric=test_f1", r"^experiment\.metric=test_f1: experiment\.metric is "
+                                  r"the experiment file's own; change every row with plain "
+                                  r"overrides"),
+])
+def test_what_only_the_file_decides_is_refused_on_the_command_line(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_rows(["+experiment=seed_cells", override])
+
+
+def test_a_file_that_sets_sweep_overrides_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "own.yaml").write_text(
+        "name: own\nsweep_overrides: [sweep.n_trials=4]\n"
+        "rows:\n  - {name: gru, overrides: [model=gru], sweep: hidden_units}\n")
+    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^experiment 'own' sets sweep_overrides in its "
+                                          r"file; name a sweep spec of sweeps/ in each row"):
+        check_rows(["+experiment=own"])

@@ -7,7 +7,6 @@ Hydra creates anything, as it checks a sweep's space.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -40,8 +39,9 @@ def row_overrides(experiment: ExperimentConfig, row: ExperimentRow,
 # Raised when the harness changes what a row's numbers mean, so earlier runs are run again
 # rather than reported beside new ones. 2: one test split per corpus, not per run seed, and
 # _silence_ cut from each split's own part of the noise (Speech Commands), each chorale once
-# (JSB), and row sweeps in studies of their own.
-PROTOCOL = 2
+# (JSB), and row sweeps in studies of their own. 3: the fingerprint holds every composed
+# setting, not the overrides as typed.
+PROTOCOL = 3
 
 
 SETTINGS_TAG = "rnnaudio.row_settings"  # a row run's fingerprint, from row_settings
@@ -55,36 +55,26 @@ SWEEP_SETTINGS = ("n_trials", "timeout", "sampler", "seed", "pruner", "pruner_wa
 
 def row_settings(overrides: Sequence[str], sweep: str | None,
                  sweep_changes: Sequence[str] = ()) -> str:
-    """A fingerprint of what decides a row's result: the settings its composed config holds
-    other than the defaults (so ``trainer=gpu`` and ``trainer.accelerator=gpu``, which never
-    changes a result, are alike), the sweep spec that picks the rest (its contents with the
-    experiment's ``sweep_changes``, so an edit to the spec file counts), and the harness's
-    protocol."""
-    defaults = _default_settings()
-    chosen = {key: value for key, value in _settings(tuple(overrides)).items()
-              if defaults.get(key) != value}
+    """A fingerprint of what decides a row's result: every setting of its composed config
+    (so ``trainer=gpu`` and ``trainer.accelerator=gpu``, which never changes a result, are
+    alike, and a changed default counts), the sweep spec that picks the rest (its contents
+    with ``sweep_changes``, so an edit to the spec file counts), and the harness's protocol."""
+    # Where the corpus lies is no setting; a placeholder lets a file whose corpus needs a
+    # root (Speech Commands) compose without one, as a report reads it.
+    flat = flatten(dataclasses.asdict(compose_config([*overrides, "dataset.root=."])))
+    settings = {key: value for key, value in flat.items() if not key.startswith(NOT_SETTINGS)}
     spec = None
     if sweep is not None:
         swept = dataclasses.asdict(compose_config([f"+sweep={sweep}", *sweep_changes]).sweep)
         spec = {key: swept[key] for key in SWEEP_SETTINGS}
-    blob = json.dumps([chosen, sweep, spec, PROTOCOL], sort_keys=True, default=str)
+    blob = json.dumps([settings, sweep, spec, PROTOCOL], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
-    flat = flatten(dataclasses.asdict(compose_config(list(overrides))))
-    return {key: value for key, value in flat.items() if not key.startswith(NOT_SETTINGS)}
-
-
-@functools.cache
-def _default_settings() -> dict[str, str]:
-    return _settings(())
 
 
 def file_settings(experiment: ExperimentConfig) -> dict[str, str]:
     """Each row's fingerprint as the experiment file gives it, with nothing from the command
-    line (``sweep_overrides`` is the command line's): a run under other settings is a
-    variant, which a report marks not comparable."""
+    line (``sweep_overrides`` is only ever the command line's, :func:`check_rows`): a run
+    under other settings is a variant, which a report marks not comparable."""
     return {row.name: row_settings(row_overrides(experiment, row, []), row.sweep)
             for row in experiment.rows}
 
@@ -113,15 +103,34 @@ def check_rows(overrides: Sequence[str]) -> None:
     experiment = compose_config(overrides).experiment
     assert experiment is not None
     user = user_overrides(overrides)
-    seeds = [o for o in user if o.lstrip("+~").split("=", 1)[0] == "seed"]
-    if seeds:
-        raise ConfigError(f"{seeds[0]}: each row runs under the experiment's seeds; give "
-                          f"experiment.seeds=[{seeds[0].split('=', 1)[-1]}]")
+    _check_command_line(overrides, as_written(overrides))
     for row in experiment.rows:
         try:
             _check_row(experiment, row, row_overrides(experiment, row, user))
         except ConfigError as error:
             raise ConfigError(f"experiment={experiment.name} row {row.name!r}: {error}") from None
+
+
+# The command line's experiment.* that leave a table the file's: which seeds run, and the
+# rows' sweep changes the command line's sweep.* become.
+COMMAND_LINE_KEYS = ("experiment", "experiment.seeds", "experiment.sweep_overrides")
+
+
+def _check_command_line(overrides: Sequence[str], written: ExperimentConfig) -> None:
+    """A table's rows and their settings come from its file; the command line changes them
+    for every row with plain overrides (``cv.folds=2``), which mark the table a variant."""
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key == "seed":
+            raise ConfigError(f"{override}: each row runs under the experiment's seeds; give "
+                              "them as experiment.seeds=[...]")
+        if key.startswith("experiment") and key not in COMMAND_LINE_KEYS:
+            raise ConfigError(f"{override}: {key} is the experiment file's own; change "
+                              "every row with plain overrides (e.g. cv.folds=2), or write a "
+                              "file of your own")
+    if written.sweep_overrides:
+        raise ConfigError(f"experiment {written.name!r} sets sweep_overrides in its file; "
+                          "name a sweep spec of sweeps/ in each row instead")
 
 
 def _check_row(experiment: ExperimentConfig, row: ExperimentRow, base: list[str]) -> None:

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from rnnaudio.config import Config, ConfigError, ExperimentConfig, ReportConfig, TrackingConfig
 from rnnaudio.config.checks import first_line, nearest, shown_setting
-from rnnaudio.experiment.rows import COMPARABLE_TAG, SETTINGS_TAG, file_settings
+from rnnaudio.experiment.rows import SETTINGS_TAG, file_settings
 from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import (
     ROW_SEED,
@@ -171,18 +171,16 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
 
 def _comparable(frame: pd.DataFrame, experiment: ExperimentConfig) -> bool:
     """Whether every run the table shows ran under its row's settings as the experiment file
-    gives them (a run under command-line changes, or under an older file or harness, is a
-    variant). A run that a later run of its row and seed replaced does not count."""
+    gives them now (a run under command-line changes, or under an older file or harness, is
+    a variant), read from the runs' fingerprints, not from a verdict tagged when they ran. A
+    run that a later run of its row and seed replaced does not count."""
     if not experiment.comparable:
         return False
     latest = latest_runs(frame, ROW_SEED, experiment.metric)
     written = file_settings(experiment)
     shown = latest[latest["tags.rnnaudio.row"].isin(written)]
-    none = pd.Series(None, index=shown.index, dtype=object)
-    ran = shown.get(f"tags.{SETTINGS_TAG}", none)
-    # The runner's own verdict also sees command-line edits of experiment.* itself.
-    said = shown.get(f"tags.{COMPARABLE_TAG}", none)
-    return bool(((ran == shown["tags.rnnaudio.row"].map(written)) & (said != "False")).all())
+    ran = shown.get(f"tags.{SETTINGS_TAG}", pd.Series(None, index=shown.index, dtype=object))
+    return bool((ran == shown["tags.rnnaudio.row"].map(written)).all())
 
 
 def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:

@@ -10,8 +10,8 @@ MAX_PARAM_LENGTH = 6000
 # Config keys (and override prefixes) that change how a run is shown, where its inputs and
 # outputs are, or which runs a command makes: never a result. A run or a study under settings
 # that differ only in these is the same; a corpus may sit under another root on each machine.
-NOT_SETTINGS = ("trainer.progress", "trainer.accelerator", "trainer.devices",
-                "trainer.steps_per_execution", "tracking.", "features.cache_dir",
+NOT_SETTINGS = ("trainer.progress", "trainer.accelerator", "trainer.steps_per_execution",
+                "tracking.", "features.cache_dir",
                 "dataset.root", "augment.noise_dir", "dataset.synth.workers", "diagnostics.",
                 "report.", "hydra.", "sweep.", "experiment.")
 
