@@ -36,13 +36,16 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
          "sweep.study_name=mine: not a change to the rows' sweeps; valid is "
          "sweep.<field>=<value>"),
         (["run", "experiment=seed_cells", "~sweep.timeout"],
-         "~sweep.timeout: not a change to the rows' sweeps"),
+         "~sweep.timeout: a row's sweep spec has every field, so drop the + or ~"),
+        (["run", "experiment=seed_cells", "sweep.n_trials=2",
+          "experiment.sweep_overrides=['sweep.seed=5']"],
+         "sweep.n_trials=2: give the rows' sweep changes as sweep.<field>=<value> alone"),
         (["run", "experiment=hello_edge_kws", "sweep.n_trials=2"],
          "sweep.n_trials=2: no row of experiment 'hello_edge_kws' has a sweep for it to change"),
         (["run", "-m", "experiment=seed_cells", "sweep.n_trials=2,4"],
          "sweep.n_trials=2,4: each row's sweep takes one value; run `rnnaudio run` once per"),
         (["run", "experiment=seed_cells", "seed=3"],
-         "seed=3: each row runs under the experiment's seeds; give experiment.seeds=[3]"),
+         "seed=3: each row runs under the experiment's seeds; give them as experiment.seeds"),
         (["train", "augment.noise_snr_db=[0,20]", "augment.noise_dir=/no/noise"],
          "needs noise files and /no/noise is not a folder"),
         # Each job of a multirun, before the first one runs.

@@ -175,6 +175,9 @@ def _row_sweeps(overrides: list[str]) -> list[str]:
     swept = [o for o in overrides if o.lstrip("+~").startswith("sweep.")]
     if not swept:
         return overrides
+    if any(o.startswith("experiment.sweep_overrides=") for o in overrides):
+        fail(f"{swept[0]}: give the rows' sweep changes as sweep.<field>=<value> alone, "
+             "without experiment.sweep_overrides")
     try:
         parsed = OverridesParser.create().parse_overrides(swept)
     except OverrideParseException:

@@ -181,11 +181,11 @@ def describe_error(error: BaseException) -> str:
     return first_line(error)
 
 
-# Hydra reports an error inside one config file as text, with no exception to inspect:
-# "In 'sweep/x': ConfigKeyError raised while composing config:\n<reason>\n    full_key: k".
 # Fields that moved: an old command line gets the new name, not a bare "not a field".
 RENAMED = {"dataset.jsb.split_seed": "dataset.split_seed (it draws every corpus's split)"}
 
+# Hydra reports an error inside one config file as text, with no exception to inspect:
+# "In 'sweep/x': ConfigKeyError raised while composing config:\n<reason>\n    full_key: k".
 _IN_FILE = re.compile(r"In '(?P<source>[^']+)': (?P<kind>\w+) raised while composing config:"
                       r"\s*(?P<reason>[^\n]*)(?:.*?full_key: (?P<key>\S+))?", re.DOTALL)
 

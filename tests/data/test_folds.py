@@ -221,8 +221,8 @@ def test_a_fold_that_validates_no_clip_of_a_class_is_named(caplog):
     missing = [name for name, (_, val) in enumerate(folds)
                if "_silence_" not in set(manifest["label"].iloc[val])]
     assert len(missing) == 1
-    assert caplog.messages == [f"cv fold {missing[0]} validates no clip of _silence_: fewer "
-                               "groups hold them than there are folds"]
+    assert caplog.messages == [f"cv fold {missing[0]} validates no clip of _silence_: 2 "
+                               "groups hold _silence_, fewer than the 3 folds"]
     caplog.clear()
     with caplog.at_level("WARNING", logger="rnnaudio.data.folds"):
         cv_folds(manifest, 2, seed=0)

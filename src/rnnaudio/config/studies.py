@@ -174,6 +174,9 @@ class ExperimentConfig:
         """``sweep.<field>=<value>`` each, typed on ``rnnaudio run``'s command line."""
         for override in self.sweep_overrides:
             key = override.split("=", 1)[0]
+            if override.startswith(("+", "~")):
+                raise ConfigError(f"{override}: a row's sweep spec has every field, so drop "
+                                  "the + or ~; valid is sweep.<field>=<value>")
             if not key.startswith("sweep.") or "=" not in override or key in self.OWN_SWEEP_KEYS:
                 raise ConfigError(
                     f"{override}: not a change to the rows' sweeps; valid is "

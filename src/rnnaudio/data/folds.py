@@ -150,21 +150,34 @@ def cv_folds(manifest: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray
         rows = manifest.iloc[pool]
         folds = [(pool[train], pool[val]) for train, val in speaker_disjoint_folds(
             rows["label"].to_numpy(), rows["speaker"].to_numpy(), k, seed)]
-    why = ("the corpus's folds put none there" if names is not None else
-           "fewer groups hold them than there are folds")
-    _warn_missing_labels(manifest["label"].to_numpy(), pool, folds, fold_names(manifest, k), why)
+    groups = None if names is not None else manifest["speaker"].to_numpy()
+    _warn_missing_labels(manifest["label"].to_numpy(), groups, pool, folds,
+                         fold_names(manifest, k))
     return folds
 
 
-def _warn_missing_labels(labels: np.ndarray, pool: np.ndarray,
-                         folds: list[tuple[np.ndarray, np.ndarray]], names: list[str],
-                         why: str) -> None:
+def _warn_missing_labels(labels: np.ndarray, groups: np.ndarray | None, pool: np.ndarray,
+                         folds: list[tuple[np.ndarray, np.ndarray]], names: list[str]) -> None:
     """A fold that validates no clip of a class scores its accuracy and macro-F1 over fewer
-    classes than the others. A group goes to one fold whole, so a class held by fewer groups
-    than folds (``_silence_``: one group per noise file) leaves some folds without it."""
-    every = set(np.unique(labels[pool]))
+    classes than the others. ``groups`` (None: the corpus's own folds) go to one fold whole,
+    so a class held by fewer groups than folds (``_silence_``: one group per noise file)
+    leaves some folds without it."""
+    every = np.unique(labels[pool])
     for name, (_, val) in zip(names, folds, strict=True):
-        missing = sorted(every - set(np.unique(labels[val])))
+        missing = sorted(set(every) - set(np.unique(labels[val])))
         if missing:
             log.warning("cv fold %s validates no clip of %s: %s", name,
-                        ", ".join(map(str, missing)), why)
+                        ", ".join(map(str, missing)), _why(labels, groups, pool, missing,
+                                                           len(folds)))
+
+
+def _why(labels: np.ndarray, groups: np.ndarray | None, pool: np.ndarray,
+         missing: list[str], k: int) -> str:
+    if groups is None:
+        return "the corpus's folds put none there"
+    held = {label: len(np.unique(groups[pool][labels[pool] == label])) for label in missing}
+    few = {label: n for label, n in held.items() if n < k}
+    if few:
+        counts = ", ".join(f"{n} groups hold {label}" for label, n in few.items())
+        return f"{counts}, fewer than the {k} folds"
+    return "the label-stratified grouping put none there"
