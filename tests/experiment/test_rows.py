@@ -57,14 +57,20 @@ def test_the_command_line_wins_over_the_row_which_wins_over_the_experiment():
         spec.study_name, "seed_cells-gru+attention")
 
 
-def test_a_row_that_does_not_compose_is_named(tmp_path, monkeypatch):
-    (tmp_path / "two.yaml").write_text(
-        "name: two\nrows:\n  - {name: plain, overrides: [model=rnn]}\n"
-        "  - {name: typo, overrides: [model=gruu]}\n")
+@pytest.mark.parametrize(("spec", "message"), [
+    ("rows:\n  - {name: plain, overrides: [model=rnn]}\n"
+     "  - {name: typo, overrides: [model=gruu]}\n",
+     r"^experiment=own row 'typo': model='gruu' is not one of: gru, lstm, rnn$"),
+    # A file names a sweep spec; sweep_overrides are the command line's.
+    ("sweep_overrides: [sweep.n_trials=4]\n"
+     "rows:\n  - {name: gru, overrides: [model=gru], sweep: hidden_units}\n",
+     r"^experiment 'own' sets sweep_overrides in its file; name a sweep spec of sweeps/"),
+])
+def test_a_file_whose_rows_cannot_run_is_named(spec, message, tmp_path, monkeypatch):
+    (tmp_path / "own.yaml").write_text(f"name: own\n{spec}")
     monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"^experiment=two row 'typo': model='gruu' is not one "
-                                          r"of: gru, lstm, rnn$"):
-        check_rows(["+experiment=two"])
+    with pytest.raises(ConfigError, match=message):
+        check_rows(["+experiment=own"])
 
 
 def test_an_edit_to_a_rows_sweep_spec_is_a_change_of_its_settings(tmp_path, monkeypatch):
@@ -132,13 +138,3 @@ def test_a_table_on_a_corpus_that_needs_a_root_has_file_settings_without_one():
 def test_what_only_the_file_decides_is_refused_on_the_command_line(override, message):
     with pytest.raises(ConfigError, match=message):
         check_rows(["+experiment=seed_cells", override])
-
-
-def test_a_file_that_sets_sweep_overrides_is_refused(tmp_path, monkeypatch):
-    (tmp_path / "own.yaml").write_text(
-        "name: own\nsweep_overrides: [sweep.n_trials=4]\n"
-        "rows:\n  - {name: gru, overrides: [model=gru], sweep: hidden_units}\n")
-    monkeypatch.setenv("RNNAUDIO_EXPERIMENTS", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"^experiment 'own' sets sweep_overrides in its "
-                                          r"file; name a sweep spec of sweeps/ in each row"):
-        check_rows(["+experiment=own"])
