@@ -7,6 +7,7 @@ from importlib.util import find_spec
 import matplotlib.pyplot as plt
 import pytest
 from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
 
 from rnnaudio.config import ConfigError, TrackingConfig
 from rnnaudio.tracking.params import flatten
@@ -218,3 +219,20 @@ def test_a_new_experiment_beside_others_is_said_with_their_names(tmp_path, caplo
     assert caplog.messages == [f"tracking.experiment='rnaudio' is new in tracking.uri="
                                f"'sqlite:///{tmp_path / 'm.db'}', so it is created beside: "
                                "Default, rnnaudio"]
+
+
+def test_an_experiment_another_process_creates_first_is_taken_up(tmp_path, monkeypatch):
+    tracking = TrackingConfig(uri=f"sqlite:///{tmp_path / 'm.db'}", experiment="race",
+                              artifact_root=str(tmp_path / "artifacts"))
+    first = RunTracker(tracking)
+    # The second process looked before the first created it, and creates after.
+    calls = []
+    real = MlflowClient.get_experiment_by_name
+
+    def looked_too_early(self, name):
+        calls.append(name)
+        return None if len(calls) == 1 else real(self, name)
+
+    monkeypatch.setattr(MlflowClient, "get_experiment_by_name", looked_too_early)
+    assert RunTracker(tracking).experiment_id == first.experiment_id
+    assert calls == ["race", "race"]

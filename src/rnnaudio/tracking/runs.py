@@ -71,7 +71,14 @@ class RunTracker:
                         cfg.experiment, where, nearest(cfg.experiment, names))
         # With a local store, artifacts go beside it rather than into a server's default.
         location = Path(cfg.artifact_root).resolve().as_uri() if is_local_store(cfg.uri) else None
-        return self.client.create_experiment(cfg.experiment, artifact_location=location)
+        try:
+            return self.client.create_experiment(cfg.experiment, artifact_location=location)
+        except MlflowException as error:
+            # Another process (a second sweep driver on the same store) created it first.
+            made = self.client.get_experiment_by_name(cfg.experiment)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS" or made is None:
+                raise
+            return made.experiment_id
 
     @contextmanager
     def run(
