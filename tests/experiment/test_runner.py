@@ -170,7 +170,7 @@ def test_a_row_run_again_under_other_settings_sweeps_in_a_study_of_its_own(
     from rnnaudio.compose import compose_config
     from rnnaudio.experiment.runner import run_experiment
     from rnnaudio.report.build import _row_studies, build_report
-    from rnnaudio.report.tables import runs_frame
+    from rnnaudio.report.tables import ROW_SEED, latest_runs, runs_frame
     from rnnaudio.tracking.runs import RunTracker
 
     (tmp_path / "two.yaml").write_text(
@@ -197,7 +197,7 @@ def test_a_row_run_again_under_other_settings_sweeps_in_a_study_of_its_own(
     cfg = compose_config([*base, "+report=default", f"report.out_dir={tmp_path / 'reports'}"])
     tracker = RunTracker(cfg.tracking, create=False)
     rows = runs_frame(tracker.client, tracker.experiment_id, "tags.`rnnaudio.experiment` = 'swept'")
-    latest = _row_studies(rows, cfg.experiment)
+    latest = _row_studies(latest_runs(rows, ROW_SEED, cfg.experiment.metric), cfg.experiment)
     assert len(latest) == 1 and list(latest.values()) == ["gru"]
     newest = max(studies, key=lambda s: s.datetime_start).study_name
     assert list(latest) == [newest]

@@ -25,8 +25,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         check_range("dataset.synth", "speakers", self.speakers, 2)
         check_range("dataset.synth", "repeats", self.repeats, 1)
-        # Validation and test cut 1 s _silence_ clips from a tenth of each file: 2 s or more
-        # leaves them more than one place to cut from.
+        # Validation and test cut 1 s _silence_ clips from a tenth of each file: 20 s of
+        # noise gives that tenth 2 s, so more than one place to cut from.
         check_range("dataset.synth", "noise_seconds", self.noise_seconds, 20.0)
         check_range("dataset.synth", "workers", self.workers, 1)
 

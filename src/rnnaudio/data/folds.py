@@ -18,6 +18,7 @@ from rnnaudio.config import ConfigError
 
 log = logging.getLogger(__name__)
 
+
 def speaker_disjoint_folds(
     labels: Sequence[str] | np.ndarray,
     groups: Sequence[str] | np.ndarray,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from rnnaudio.compose import compose_config, merge_overrides
 from rnnaudio.config import ConfigError, ExperimentConfig, ExperimentRow
 from rnnaudio.sweep.space import check_trials
-from rnnaudio.tracking.params import NOT_SETTINGS, flatten
+from rnnaudio.tracking.params import result_settings
 
 
 def user_overrides(overrides: Sequence[str]) -> list[str]:
@@ -61,8 +61,7 @@ def row_settings(overrides: Sequence[str], sweep: str | None,
     with ``sweep_changes``, so an edit to the spec file counts), and the harness's protocol."""
     # Where the corpus lies is no setting; a placeholder lets a file whose corpus needs a
     # root (Speech Commands) compose without one, as a report reads it.
-    flat = flatten(dataclasses.asdict(compose_config([*overrides, "dataset.root=."])))
-    settings = {key: value for key, value in flat.items() if not key.startswith(NOT_SETTINGS)}
+    settings = result_settings(compose_config([*overrides, "dataset.root=."]))
     spec = None
     if sweep is not None:
         swept = dataclasses.asdict(compose_config([f"+sweep={sweep}", *sweep_changes]).sweep)

@@ -20,7 +20,6 @@ from rnnaudio.config import Config, ExperimentConfig, ExperimentRow
 from rnnaudio.experiment.rows import (
     COMPARABLE_TAG,
     SETTINGS_TAG,
-    as_written,
     check_rows,
     file_settings,
     row_overrides,
@@ -72,7 +71,7 @@ def run_experiment(overrides: Sequence[str], output_dir: Path) -> list[RowRun]:
     experiment = cfg.experiment
     assert experiment is not None
     user = user_overrides(overrides)
-    written = file_settings(as_written(overrides))
+    written = file_settings(experiment)  # check_rows refused command-line edits of it
     tracker = RunTracker(cfg.tracking)
     runs: list[RowRun] = []
     for row in experiment.rows:

@@ -27,6 +27,7 @@ from rnnaudio.report.sweep import loss_by_hidden_size
 from rnnaudio.report.tables import (
     ROW_SEED,
     aggregate,
+    column,
     experiment_table,
     latest_runs,
     runs_frame,
@@ -108,15 +109,16 @@ def _experiment(tracker: RunTracker, experiment: ExperimentConfig, report: Repor
     _check_runs(frame, tracking, report, f"of experiment={experiment.name}",
                 f"rnnaudio run experiment={experiment.name}")
     _check_present(frame, "experiment.metric", [experiment.metric], "metric")
-    table = experiment_table(frame, experiment)
-    if not _comparable(frame, experiment):
+    latest = latest_runs(frame, ROW_SEED, experiment.metric)
+    table = experiment_table(latest, experiment)
+    if not _comparable(latest, experiment):
         experiment = dataclasses.replace(experiment, comparable=False)
     figures = {"rows": bars_figure(table, experiment.metric)}
     name = experiment.name if experiment.comparable else f"{experiment.name}-not-comparable"
     trials = _without_pruned(runs_frame(tracker.client, tracker.experiment_id,
                                         f"tags.`optuna.study` LIKE '{experiment.name}-%'"))
     # One line per row's sweep: two rows may share a cell (gru, gru+attention).
-    by_size = loss_by_hidden_size(_hidden_size_frame(trials, _row_studies(frame, experiment)),
+    by_size = loss_by_hidden_size(_hidden_size_frame(trials, _row_studies(latest, experiment)),
                                   line_key="row")
     if by_size is not None:
         figures["cv_loss_by_hidden_size"] = by_size
@@ -169,27 +171,25 @@ def _check_present(frame: pd.DataFrame, field: str, names: Sequence[str], kind: 
                               f"include: {nearest(name, known)}")
 
 
-def _comparable(frame: pd.DataFrame, experiment: ExperimentConfig) -> bool:
-    """Whether every run the table shows ran under its row's settings as the experiment file
-    gives them now (a run under command-line changes, or under an older file or harness, is
-    a variant), read from the runs' fingerprints, not from a verdict tagged when they ran. A
-    run that a later run of its row and seed replaced does not count."""
+def _comparable(latest: pd.DataFrame, experiment: ExperimentConfig) -> bool:
+    """Whether every run the table shows (``latest``: the last run of each row x seed) ran
+    under its row's settings as the experiment file gives them now (a run under command-line
+    changes, or under an older file or harness, is a variant), read from the runs'
+    fingerprints, not from a verdict tagged when they ran."""
     if not experiment.comparable:
         return False
-    latest = latest_runs(frame, ROW_SEED, experiment.metric)
     written = file_settings(experiment)
     shown = latest[latest["tags.rnnaudio.row"].isin(written)]
-    ran = shown.get(f"tags.{SETTINGS_TAG}", pd.Series(None, index=shown.index, dtype=object))
+    ran = column(shown, f"tags.{SETTINGS_TAG}")
     return bool((ran == shown["tags.rnnaudio.row"].map(written)).all())
 
 
-def _row_studies(frame: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
-    """The sweep study behind each row's latest runs, and that row: a row run again under
-    other settings swept in a study of its own, whose trials alone belong beside its numbers.
-    Runs from before rows were tagged with their study swept in ``<experiment>-<row>``."""
-    latest = latest_runs(frame, ROW_SEED, experiment.metric)
-    studies = latest.get("tags.rnnaudio.sweep_study", pd.Series(None, index=latest.index,
-                                                                 dtype=object))
+def _row_studies(latest: pd.DataFrame, experiment: ExperimentConfig) -> dict[str, str]:
+    """The sweep study behind each row's latest runs (``latest``: the last run of each row x
+    seed), and that row: a row run again under other settings swept in a study of its own,
+    whose trials alone belong beside its numbers. Runs from before rows were tagged with
+    their study swept in ``<experiment>-<row>``."""
+    studies = column(latest, "tags.rnnaudio.sweep_study")
     return {study if pd.notna(study) else f"{experiment.name}-{row}": row
             for row, study in zip(latest["tags.rnnaudio.row"], studies, strict=True)}
 

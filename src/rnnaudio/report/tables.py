@@ -62,13 +62,18 @@ def aggregate(frame: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFra
     return out.reset_index()
 
 
+def column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``frame[name]``, or no value for every run where none of them has it (a tag or param
+    that older runs did not log)."""
+    return frame.get(name, pd.Series(None, index=frame.index, dtype=object))
+
+
 def _hidden_units(frame: pd.DataFrame) -> pd.Series:
     """The units each run trained: logged where ``auto`` resolved them (runs from before that
     was logged on the parent have only the configured number, which a sweep's choice is)."""
-    none = pd.Series(None, index=frame.index, dtype=object)
-    resolved = frame.get("params.model.hidden_size_resolved", none)
-    configured = frame.get("params.model.hidden_size", none)
-    return resolved.fillna(configured.where(configured != "auto"))
+    configured = column(frame, "params.model.hidden_size")
+    return column(frame, "params.model.hidden_size_resolved").fillna(
+        configured.where(configured != "auto"))
 
 
 def _distinct(values: pd.Series) -> str | None:
@@ -87,11 +92,10 @@ def latest_runs(frame: pd.DataFrame, keys: Sequence[str], metric: str) -> pd.Dat
     return done.sort_values("start_time", kind="stable").groupby(list(keys), sort=False).tail(1)
 
 
-def experiment_table(frame: pd.DataFrame, experiment: ExperimentConfig) -> pd.DataFrame:
-    """One row per experiment row, in the file's order, beside the published numbers: the
-    latest run of each row x seed."""
-    frame = latest_runs(frame, ROW_SEED, experiment.metric)
-    stats = aggregate(frame, ["tags.rnnaudio.row"], experiment.metric)
+def experiment_table(latest: pd.DataFrame, experiment: ExperimentConfig) -> pd.DataFrame:
+    """One row per experiment row, in the file's order, beside the published numbers, from
+    ``latest``: the last run of each row x seed (:func:`latest_runs`)."""
+    stats = aggregate(latest, ["tags.rnnaudio.row"], experiment.metric)
     stats = stats.set_index("tags.rnnaudio.row")
     records = []
     for row in experiment.rows:

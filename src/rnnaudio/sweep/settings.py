@@ -9,7 +9,6 @@ under others is refused.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import optuna
@@ -20,7 +19,7 @@ from rnnaudio.config import ConfigError, SweepConfig
 from rnnaudio.config.checks import shown_setting
 from rnnaudio.sweep.space import trial_overrides
 from rnnaudio.sweep.study import FINISHED, count
-from rnnaudio.tracking.params import NOT_SETTINGS, flatten
+from rnnaudio.tracking.params import result_settings
 
 SETTINGS_ATTR = "rnnaudio.trial_settings"
 SHOWN = 3
@@ -28,9 +27,8 @@ SHOWN = 3
 
 def trial_settings(spec: SweepConfig, overrides: Sequence[str]) -> dict[str, str]:
     """Every config value the trials share: the config of a trial, less the swept keys."""
-    flat = flatten(dataclasses.asdict(compose_config(trial_overrides(spec, overrides, {}))))
-    return {key: value for key, value in flat.items()
-            if not key.startswith(NOT_SETTINGS) and key not in spec.space}
+    shared = result_settings(compose_config(trial_overrides(spec, overrides, {})))
+    return {key: value for key, value in shared.items() if key not in spec.space}
 
 
 def check_settings(study: optuna.Study, spec: SweepConfig, settings: dict[str, str]) -> None:

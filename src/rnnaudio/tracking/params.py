@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,13 @@ NOT_SETTINGS = ("trainer.progress", "trainer.accelerator", "trainer.steps_per_ex
                 "tracking.", "features.cache_dir",
                 "dataset.root", "augment.noise_dir", "dataset.synth.workers", "diagnostics.",
                 "report.", "hydra.", "sweep.", "experiment.")
+
+
+def result_settings(config: Any) -> dict[str, str]:
+    """The flattened values of a config dataclass that can change a result (less
+    :data:`NOT_SETTINGS`): what runs and studies compare to know they are alike."""
+    flat = flatten(dataclasses.asdict(config))
+    return {key: value for key, value in flat.items() if not key.startswith(NOT_SETTINGS)}
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
